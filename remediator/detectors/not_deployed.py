@@ -1,0 +1,61 @@
+"""not-deployed: resources declared in Git are missing from the cluster (Argo CD OutOfSync/Missing)."""
+
+from __future__ import annotations
+
+from remediator.detectors.base import Detector, finding, status_line
+from remediator.evidence.relations import dig, labels, selector_matches, spec
+from remediator.evidence.store import CLUSTER_SCOPED, WORKLOAD_KINDS, Evidence, ref_of
+from remediator.model import Category, EvidenceLine, Finding, ObjectRef
+
+ORDER = {k: i for i, k in enumerate(("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job", "Service"))}
+
+
+def _rank(ref: ObjectRef) -> int:
+    return ORDER.get(ref.kind, len(ORDER))
+
+
+def detect(ev: Evidence) -> list[Finding]:
+    missing: dict[ObjectRef, tuple[float, list[EvidenceLine]]] = {}
+    apps = ev.scoped("Application")
+    for app in apps:
+        dest = str(dig(app, "spec", "destination", "namespace") or "")
+        for i, r in enumerate(dig(app, "status", "resources") or []):
+            if not isinstance(r, dict) or not r.get("name") or not r.get("kind"):
+                continue
+            kind = str(r["kind"])
+            ref = ObjectRef(kind, "" if kind in CLUSTER_SCOPED else str(r.get("namespace") or dest), str(r["name"]))
+            health = dig(r, "health", "status")
+            absent = ev.get_ref(ref) is None
+            if health == "Missing" or (r.get("status") == "OutOfSync" and absent and kind in ev.kinds()):
+                text = f"status: {r.get('status')}, health: {health or '-'}"
+                missing[ref] = (0.9 if health == "Missing" else 0.7, [status_line(app, f"status.resources[{i}]", f"{kind} {ref.name}: {text}")])
+    dest = str(dig(ev.app, "spec", "destination", "namespace") or "") if ev.app else ""
+    for obj in ev.desired:
+        ref = ref_of(obj)
+        if not ref.namespace and ref.kind not in CLUSTER_SCOPED:
+            ref = ObjectRef(ref.kind, dest or "default", ref.name)
+        if ref in missing or ref.kind not in ev.kinds() or ev.get_ref(ref) is not None:
+            continue
+        if ref.kind not in WORKLOAD_KINDS and ref.kind not in ("Service", "Ingress", "ConfigMap", "ServiceAccount"):
+            continue
+        missing[ref] = (0.6, [EvidenceLine(f"git {obj.get('_source', 'repo')}", f"{ref} is declared but absent from the cluster")])
+    out = []
+    for ref, (conf, lines) in sorted(missing.items(), key=lambda kv: (_rank(kv[0]), kv[0])):
+        touched = {ref}
+        # A missing workload also explains its Service having no endpoints.
+        desired = next((o for o in ev.desired if ref_of(o).name == ref.name and o.get("kind") == ref.kind), None)
+        tmpl_labels = dig(desired, "spec", "template", "metadata", "labels") if desired else None
+        if isinstance(tmpl_labels, dict):
+            for svc in ev.all("Service", ref.namespace):
+                if spec(svc).get("selector") and selector_matches(spec(svc)["selector"], tmpl_labels):
+                    touched.add(ref_of(svc))
+        out.append(finding(
+            Category.NOT_DEPLOYED, ref, f"{ref} is declared in Git but missing from the cluster",
+            confidence=conf,
+            chain=("Application OutOfSync / Missing", f"{ref} was never applied (or was deleted)"),
+            evidence=lines, detector="not_deployed", affects=touched, details={"labels": labels(desired) if desired else {}},
+        ))
+    return out
+
+
+DETECTOR = Detector("not_deployed", (Category.NOT_DEPLOYED,), detect, "Application resources that are Missing")

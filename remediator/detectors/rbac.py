@@ -1,0 +1,100 @@
+"""rbac-forbidden: a service account is denied by the API server."""
+
+from __future__ import annotations
+
+from remediator.detectors.base import Detector, LogHit, finding, log_line, scan_logs
+from remediator.detectors.signatures import LOG_SIGNATURES
+from remediator.evidence.relations import pod_template, sa_ref, workload_of
+from remediator.evidence.store import Evidence, Obj, ref_of
+from remediator.model import Category, Finding, ObjectRef
+
+
+def bindings_naming(ev: Evidence, sa_name: str) -> list[tuple[Obj, int, dict[str, object]]]:
+    """(binding, subject index, subject) for every ServiceAccount subject with that name (cluster and Git)."""
+    out = []
+    seen = set()
+    for source in (ev.all("ClusterRoleBinding") + ev.all("RoleBinding"), ev.desired):
+        for b in source:
+            if b.get("kind") not in ("RoleBinding", "ClusterRoleBinding"):
+                continue
+            key = (b.get("kind"), ref_of(b).name, ref_of(b).namespace)
+            if key in seen:
+                continue
+            for i, s in enumerate(b.get("subjects") or []):
+                if isinstance(s, dict) and s.get("kind") == "ServiceAccount" and s.get("name") == sa_name:
+                    out.append((b, i, s))
+                    seen.add(key)
+    return out
+
+
+def detect(ev: Evidence) -> list[Finding]:
+    hits = scan_logs(ev, LOG_SIGNATURES, "core")["rbac"]
+    groups: dict[ObjectRef, list[LogHit]] = {}
+    pods: dict[ObjectRef, Obj] = {}
+    for h in hits:
+        pod = ev.get("Pod", h.log.namespace, h.log.pod)
+        user = h.match.groupdict().get("user") or ""
+        if user.startswith("system:serviceaccount:") and user.count(":") == 3:
+            _, _, ns, name = user.split(":")
+            sa = ObjectRef("ServiceAccount", ns, name)
+        elif pod is not None:
+            sa = sa_ref(pod_template(pod), ref_of(pod).namespace)
+        else:
+            continue
+        groups.setdefault(sa, []).append(h)
+        if pod is not None:
+            pods.setdefault(sa, pod)
+    out = []
+    for sa, sahits in groups.items():
+        h = sahits[-1]
+        gd = h.match.groupdict()
+        verb, resource = gd.get("verb") or "?", gd.get("resource") or "?"
+        pod = pods.get(sa)
+        touched: set[ObjectRef] = set()
+        if pod is not None:
+            touched = {ref_of(pod), workload_of(ev, pod)}
+        bindings = bindings_naming(ev, sa.name)
+        wrong = [(b, i, s) for b, i, s in bindings if str(s.get("namespace") or ref_of(b).namespace) != sa.namespace]
+        right = [(b, i, s) for b, i, s in bindings if (b, i, s) not in wrong]
+        details: dict[str, object] = {"service_account": sa.as_dict(), "verb": verb, "resource": resource,
+                                      "group": gd.get("group") or "", "scope_namespace": gd.get("ns") or ""}
+        if wrong and not right:
+            b, i, s = wrong[0]
+            culprit = ref_of(b)
+            cause = (f"{culprit.kind} {culprit.name} binds ServiceAccount {sa.name} in namespace "
+                     f"{s.get('namespace')!r}, but the account runs in {sa.namespace!r}")
+            details.update(subject_index=i, wrong_namespace=s.get("namespace"), right_namespace=sa.namespace)
+            conf = 0.93
+        elif right:
+            b = right[0][0]
+            role = b.get("roleRef") or {}
+            rk = str(role.get("kind") or "ClusterRole")
+            culprit = ObjectRef(rk, "" if rk == "ClusterRole" else ref_of(b).namespace, str(role.get("name")))
+            cause = f"{rk} {culprit.name} bound to {sa.name} has no rule to {verb} {resource}"
+            conf = 0.85
+        else:
+            culprit = sa
+            cause = f"no RoleBinding or ClusterRoleBinding grants ServiceAccount {sa.namespace}/{sa.name} anything"
+            conf = 0.85
+        touched.add(culprit)
+        out.append(
+            finding(
+                Category.RBAC_FORBIDDEN,
+                culprit,
+                f"ServiceAccount {sa.namespace}/{sa.name} cannot {verb} {resource}: {cause}",
+                confidence=conf,
+                chain=(
+                    *([f"{workload_of(ev, pod)} fails"] if pod is not None else []),
+                    f'API server: User "system:serviceaccount:{sa.namespace}:{sa.name}" cannot {verb} "{resource}" (403)',
+                    cause,
+                ),
+                evidence=[log_line(x.log, x.lineno, x.line) for x in sahits[-3:]],
+                detector="rbac",
+                affects=touched,
+                details=details,
+            )
+        )
+    return out
+
+
+DETECTOR = Detector("rbac", (Category.RBAC_FORBIDDEN,), detect, "forbidden: User system:serviceaccount:... cannot ...")

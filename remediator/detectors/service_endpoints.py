@@ -1,0 +1,92 @@
+"""service-no-endpoints: a Service selects no ready pods (selector or port mismatch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from remediator.detectors.base import Detector, finding, spec_line, status_line
+from remediator.evidence.relations import containers, labels, selector_matches, spec, workload_of
+from remediator.evidence.store import Evidence, Obj, ref_of
+from remediator.model import Category, Finding, ObjectRef
+
+
+def ready_addresses(ev: Evidence, svc: Obj) -> int | None:
+    """Ready endpoint count from Endpoints or EndpointSlices; None when neither was captured."""
+    ref = ref_of(svc)
+    ep = ev.get("Endpoints", ref.namespace, ref.name)
+    slices = [s for s in ev.all("EndpointSlice", ref.namespace) if labels(s).get("kubernetes.io/service-name") == ref.name]
+    if ep is None and not slices:
+        return None
+    n = 0
+    if ep is not None:
+        n += sum(len(s.get("addresses") or []) for s in ep.get("subsets") or [] if isinstance(s, dict))
+    for s in slices:
+        n += sum(1 for e in s.get("endpoints") or [] if isinstance(e, dict) and (e.get("conditions") or {}).get("ready", True))
+    return n
+
+
+def _port_ok(port: dict[str, Any], pods: list[Obj]) -> bool:
+    target = port.get("targetPort", port.get("port"))
+    for p in pods:
+        for c in containers(spec(p), init=False):
+            for cp in c.get("ports") or []:
+                if isinstance(cp, dict) and (cp.get("containerPort") == target or (isinstance(target, str) and cp.get("name") == target)):
+                    return True
+            if not c.get("ports") and isinstance(target, int):
+                return True  # ports need not be declared to be served
+    return False
+
+
+def detect(ev: Evidence) -> list[Finding]:
+    out = []
+    for svc in ev.scoped("Service"):
+        ref = ref_of(svc)
+        sel = spec(svc).get("selector")
+        if spec(svc).get("type") == "ExternalName":
+            continue
+        ready = ready_addresses(ev, svc)
+        if not sel:
+            if ready == 0 or (ready is None and "Endpoints" in ev.kinds() and spec(svc).get("clusterIP") != "None"):
+                out.append(finding(
+                    Category.SERVICE_NO_ENDPOINTS, ref,
+                    f"{ref} has no selector and no Endpoints: nothing backs it",
+                    confidence=0.6, chain=(f"clients of {ref.name} cannot connect", "Service without selector has no Endpoints"),
+                    evidence=[spec_line(svc, "spec.selector", "(none)")], detector="service_endpoints", affects={ref},
+                    details={"selector": None},
+                ))
+            continue
+        if ready:
+            continue
+        pods = [p for p in ev.all("Pod", ref.namespace) if selector_matches(sel, labels(p))]
+        ports = [p for p in spec(svc).get("ports") or [] if isinstance(p, dict)]
+        if not pods:
+            # Which workload was meant? The one in the namespace whose labels share a key.
+            near = sorted({workload_of(ev, p) for p in ev.all("Pod", ref.namespace)
+                           if set(sel) & set(labels(p)) and ev.in_focus(workload_of(ev, p))})
+            if not near and ready is None:
+                continue
+            cause = f"selector {sel} matches no pod"
+            if near:
+                meant = next(p for p in ev.all("Pod", ref.namespace) if workload_of(ev, p) == near[0])
+                cause = f"selector {sel} matches no pod; pods of {near[0].name} are labelled {labels(meant)}"
+            conf = 0.88 if near else 0.7
+        else:
+            bad = [p for p in ports if not _port_ok(p, pods)]
+            if not bad:
+                continue  # pods match but are not ready: their own findings explain it
+            tp = bad[0].get("targetPort", bad[0].get("port"))
+            cause = f"targetPort {tp} matches no container port of the selected pods"
+            conf = 0.85
+        touched: set[ObjectRef] = {ref}
+        touched |= {workload_of(ev, p) for p in pods}
+        out.append(finding(
+            Category.SERVICE_NO_ENDPOINTS, ref, f"{ref} has no ready endpoints: {cause}",
+            confidence=conf, chain=(f"clients of {ref.name} cannot connect", f"Service {ref.name} has no ready endpoints", cause),
+            evidence=[spec_line(svc, "spec.selector", str(sel)),
+                      *([status_line(svc, "endpoints", "0 ready addresses")] if ready == 0 else [])],
+            detector="service_endpoints", affects=touched, details={"selector": sel},
+        ))
+    return out
+
+
+DETECTOR = Detector("service_endpoints", (Category.SERVICE_NO_ENDPOINTS,), detect, "Services with no ready endpoints")

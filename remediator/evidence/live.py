@@ -1,0 +1,239 @@
+"""Evidence from a live cluster through the official ``kubernetes`` client (kubeconfig or in-cluster).
+
+Read-only: GET and LIST only. The only module that imports the kubernetes client; its
+exceptions become ours here. A list the cluster refuses (403) or that times out is recorded
+in ``errors`` and the rest of the evidence is still collected.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from remediator.errors import ForbiddenError, InputError, NotFoundError, PermanentError, TemporaryError, truncate
+from remediator.evidence.scope import apply_scope
+from remediator.evidence.snapshot import add_object, iter_objects
+from remediator.evidence.store import Evidence, LogFile, Obj, ref_of
+
+try:  # the client is a hard dependency; imported lazily so the pure core never pays for it
+    from kubernetes import client as k8s
+    from kubernetes import config as k8s_config
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config.config_exception import ConfigException
+except ImportError as e:  # pragma: no cover
+    raise ImportError("the kubernetes package is required for live clusters") from e
+import urllib3.exceptions
+
+
+@dataclass(frozen=True)
+class Resource:
+    kind: str
+    group_version: str  # "v1" for the core group
+    plural: str
+    namespaced: bool = True
+
+    def path(self, namespace: str | None = None) -> str:
+        base = "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
+        if self.namespaced and namespace:
+            return f"{base}/namespaces/{namespace}/{self.plural}"
+        return f"{base}/{self.plural}"
+
+
+NAMESPACED = [
+    Resource("Pod", "v1", "pods"),
+    Resource("Service", "v1", "services"),
+    Resource("Endpoints", "v1", "endpoints"),
+    Resource("ConfigMap", "v1", "configmaps"),
+    Resource("Secret", "v1", "secrets"),
+    Resource("PersistentVolumeClaim", "v1", "persistentvolumeclaims"),
+    Resource("ServiceAccount", "v1", "serviceaccounts"),
+    Resource("ResourceQuota", "v1", "resourcequotas"),
+    Resource("LimitRange", "v1", "limitranges"),
+    Resource("Event", "v1", "events"),
+    Resource("Deployment", "apps/v1", "deployments"),
+    Resource("ReplicaSet", "apps/v1", "replicasets"),
+    Resource("StatefulSet", "apps/v1", "statefulsets"),
+    Resource("DaemonSet", "apps/v1", "daemonsets"),
+    Resource("Job", "batch/v1", "jobs"),
+    Resource("CronJob", "batch/v1", "cronjobs"),
+    Resource("Ingress", "networking.k8s.io/v1", "ingresses"),
+    Resource("NetworkPolicy", "networking.k8s.io/v1", "networkpolicies"),
+    Resource("EndpointSlice", "discovery.k8s.io/v1", "endpointslices"),
+    Resource("HorizontalPodAutoscaler", "autoscaling/v2", "horizontalpodautoscalers"),
+    Resource("RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings"),
+    Resource("Role", "rbac.authorization.k8s.io/v1", "roles"),
+    Resource("ExternalSecret", "external-secrets.io/v1beta1", "externalsecrets"),
+    Resource("SecretStore", "external-secrets.io/v1beta1", "secretstores"),
+]
+CLUSTER = [
+    Resource("Node", "v1", "nodes", False),
+    Resource("PersistentVolume", "v1", "persistentvolumes", False),
+    Resource("StorageClass", "storage.k8s.io/v1", "storageclasses", False),
+    Resource("ClusterRoleBinding", "rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+    Resource("ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", False),
+    Resource("IngressClass", "networking.k8s.io/v1", "ingressclasses", False),
+    Resource("PriorityClass", "scheduling.k8s.io/v1", "priorityclasses", False),
+    Resource("ValidatingWebhookConfiguration", "admissionregistration.k8s.io/v1", "validatingwebhookconfigurations", False),
+    Resource("MutatingWebhookConfiguration", "admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations", False),
+    Resource("ClusterSecretStore", "external-secrets.io/v1beta1", "clustersecretstores", False),
+]
+APPLICATIONS = Resource("Application", "argoproj.io/v1alpha1", "applications")
+PAGE = 500
+
+
+def _translate(e: Exception, what: str) -> Exception:
+    """Library exceptions → ours, with the call named and remote text truncated."""
+    if isinstance(e, ApiException):
+        status = e.status or 0
+        reason = truncate(str(e.reason or ""), 120)
+        try:
+            msg = json.loads(e.body or "{}").get("message") or reason
+        except (ValueError, AttributeError):
+            msg = reason
+        if status in (401, 403):
+            return ForbiddenError(f"{what}: forbidden ({status}): {truncate(msg, 160)}")
+        if status == 404:
+            return NotFoundError(f"{what}: not found (404)")
+        if status == 429 or status >= 500:
+            return TemporaryError(f"{what}: server error ({status}): {truncate(msg, 160)}")
+        return PermanentError(f"{what}: refused ({status}): {truncate(msg, 160)}")
+    if isinstance(e, urllib3.exceptions.HTTPError | OSError):
+        return TemporaryError(f"{what}: no answer from the API server ({type(e).__name__})")
+    return PermanentError(f"{what}: {truncate(str(e), 160)}")
+
+
+class LiveSource:
+    """Reads one app's evidence from the cluster."""
+
+    def __init__(self, api: Any, *, argocd_namespace: str = "argocd", tail: int = 500, timeout: float = 15.0,
+                 page: int = PAGE) -> None:
+        self.api = api
+        self.page = page
+        self.argocd_namespace = argocd_namespace
+        self.tail = tail
+        self.timeout = timeout
+
+    @classmethod
+    def from_kubeconfig(cls, *, kubeconfig: Path | None = None, context: str | None = None,
+                        argocd_namespace: str = "argocd", tail: int = 500, timeout: float = 15.0,
+                        page: int = PAGE) -> LiveSource:
+        cfg = k8s.Configuration()
+        try:
+            if kubeconfig is not None and not kubeconfig.exists():
+                raise InputError(f"{kubeconfig}: kubeconfig does not exist")
+            try:
+                k8s_config.load_kube_config(config_file=str(kubeconfig) if kubeconfig else None, context=context,
+                                            client_configuration=cfg)
+            except (ConfigException, FileNotFoundError):
+                if kubeconfig is not None or context is not None:
+                    raise
+                k8s_config.load_incluster_config(client_configuration=cfg)
+        except ConfigException as e:
+            raise InputError(f"kubeconfig: {truncate(str(e), 200)}") from e
+        return cls(k8s.ApiClient(cfg), argocd_namespace=argocd_namespace, tail=tail, timeout=timeout, page=page)
+
+    # ----- raw calls -----
+    def _call(self, path: str, query: list[tuple[str, Any]], accept: str) -> bytes:
+        """One GET through the client's own serialisation, auth and transport."""
+        method, url, headers, _, _ = self.api.param_serialize(
+            "GET", path, query_params=query, header_params={"Accept": accept}, auth_settings=["BearerToken"])
+        resp = self.api.call_api(method, url, header_params=headers, _request_timeout=self.timeout)
+        data: bytes = resp.read()
+        if not 200 <= resp.status < 300:
+            raise ApiException(http_resp=resp)
+        return data
+
+    def _get(self, path: str, query: list[tuple[str, Any]] | None = None) -> Any:
+        return json.loads(self._call(path, query or [], "application/json"))
+
+    def _list(self, res: Resource, namespace: str | None) -> list[Obj]:
+        """All items of a resource, following ``continue`` tokens; items get their kind back."""
+        items: list[Obj] = []
+        token = None
+        for _ in range(10_000):
+            query: list[tuple[str, Any]] = [("limit", self.page)]
+            if token:
+                query.append(("continue", token))
+            body = self._get(res.path(namespace), query)
+            for it in body.get("items") or []:
+                if isinstance(it, dict):
+                    it.setdefault("kind", res.kind)
+                    it.setdefault("apiVersion", res.group_version)
+                    items.append(it)
+            token = (body.get("metadata") or {}).get("continue")
+            if not token:
+                break
+        return items
+
+    def _log(self, namespace: str, pod: str, container: str, previous: bool) -> list[str] | None:
+        query: list[tuple[str, Any]] = [("container", container), ("tailLines", self.tail), ("limitBytes", 256 * 1024)]
+        if previous:
+            query.append(("previous", "true"))
+        try:
+            data = self._call(f"/api/v1/namespaces/{namespace}/pods/{pod}/log", query, "text/plain")
+        except ApiException as e:
+            if e.status in (400, 404):
+                return None  # no previous run, or the container has not started
+            raise
+        return data.decode("utf-8", errors="replace").splitlines()
+
+    # ----- the evidence -----
+    def load(self, app: str | None = None) -> Evidence:
+        if app is None:
+            raise InputError("a live cluster needs --app NAME")
+        ev = Evidence()
+        try:
+            application = self._get(f"{APPLICATIONS.path(self.argocd_namespace)}/{app}")
+        except Exception as e:  # noqa: BLE001 - translated right here
+            err = _translate(e, f"get application {self.argocd_namespace}/{app}")
+            if isinstance(err, NotFoundError):
+                raise NotFoundError(f"application {app!r} not found in namespace {self.argocd_namespace}") from e
+            raise err from e
+        application.setdefault("kind", "Application")
+        ev.add(application, f"{APPLICATIONS.path(self.argocd_namespace)}/{app}")
+        namespaces = {str((application.get("spec") or {}).get("destination", {}).get("namespace") or "")}
+        for r in (application.get("status") or {}).get("resources") or []:
+            if isinstance(r, dict) and r.get("namespace"):
+                namespaces.add(str(r["namespace"]))
+        namespaces.discard("")
+        for res in CLUSTER:
+            self._collect(ev, res, None)
+        for ns in sorted(namespaces):
+            for res in NAMESPACED:
+                self._collect(ev, res, ns)
+        apply_scope(ev, app)
+        self._collect_logs(ev)
+        return ev
+
+    def _collect(self, ev: Evidence, res: Resource, namespace: str | None) -> None:
+        what = f"list {res.plural}" + (f" in {namespace}" if namespace else "")
+        try:
+            items = self._list(res, namespace)
+        except Exception as e:  # noqa: BLE001 - translated; partial evidence is normal
+            err = _translate(e, what)
+            if not isinstance(err, NotFoundError):  # an absent CRD is not worth a warning
+                ev.errors.append(str(err))
+            return
+        for obj in iter_objects({"kind": f"{res.kind}List", "apiVersion": res.group_version, "items": items}, what, ev.errors):
+            if obj.get("kind") == "Secret":
+                obj = {k: v for k, v in obj.items() if k not in ("data", "stringData")}  # metadata only
+            add_object(ev, obj, res.path(namespace))
+
+    def _collect_logs(self, ev: Evidence) -> None:
+        for pod in ev.scoped("Pod"):
+            ref = ref_of(pod)
+            spec = pod.get("spec") or {}
+            names = [str(c.get("name")) for key in ("initContainers", "containers") for c in spec.get(key) or [] if isinstance(c, dict)]
+            for cname in names:
+                for previous in (False, True):
+                    suffix = ".previous.log" if previous else ".log"
+                    path = f"logs/{ref.namespace}/{ref.name}/{cname}{suffix}"
+                    try:
+                        lines = self._log(ref.namespace, ref.name, cname, previous)
+                    except Exception as e:  # noqa: BLE001 - translated; one log must not stop the rest
+                        ev.errors.append(str(_translate(e, f"read log {path}")))
+                        continue
+                    if lines is not None:
+                        ev.add_log(LogFile(ref.namespace, ref.name, cname, previous, path, lines))
