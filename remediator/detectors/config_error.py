@@ -39,7 +39,10 @@ def config_source(pod: Obj, container: str, text: str) -> ObjectRef | None:
 
 
 def detect(ev: Evidence) -> list[Finding]:
-    hits = scan_logs(ev, LOG_SIGNATURES, "core")["config"]
+    scanned = scan_logs(ev, LOG_SIGNATURES, "core")
+    # A line a more specific signature explains (forbidden, DNS, connect) is not a config error.
+    claimed = {(h.log.path, h.lineno) for name in ("rbac", "dns", "connect", "model", "exec", "disk") for h in scanned[name]}
+    hits = [h for h in scanned["config"] if (h.log.path, h.lineno) not in claimed]
     by_container: dict[tuple[str, str, str], list] = {}
     for h in hits:
         by_container.setdefault((h.log.namespace, h.log.pod, h.log.container), []).append(h)

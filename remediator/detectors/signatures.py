@@ -31,10 +31,10 @@ LOG_SIGNATURES = Signatures(
             r"(?:Connection timed out|connect timed out|i/o timeout)",
         ],
         "rbac": [
-            r'forbidden: User "(?P<user>[^"]+)" cannot (?P<verb>[a-z]+) resource "(?P<resource>[^"]+)"'
-            r'(?: in API group "(?P<group>[^"]*)")?(?: in the namespace "(?P<ns>[^"]+)"| at the cluster scope)?',
+            r'forbidden: User \\?"(?P<user>[^"\\]+)\\?" cannot (?P<verb>[a-z]+) resource \\?"(?P<resource>[^"\\]+)\\?"'
+            r'(?: in API group \\?"(?P<group>[^"\\]*)\\?")?(?: in the namespace \\?"(?P<ns>[^"\\]+)\\?"| at the cluster scope)?',
             r"forbidden: User cannot (?P<verb>[a-z]+) (?P<resource>[a-z.]+)",
-            r'User "(?P<user>system:serviceaccount:[^"]+)" cannot (?P<verb>[a-z]+) resource "(?P<resource>[^"]+)"',
+            r'User \\?"(?P<user>system:serviceaccount:[^"\\]+)\\?" cannot (?P<verb>[a-z]+) resource \\?"(?P<resource>[^"\\]+)',
         ],
         "model": [
             r"model \\?[\"'`](?P<model>[^\"'`\\]+)\\?[\"'`] not found",
