@@ -30,6 +30,9 @@ def target_of(hit: LogHit) -> tuple[str, str | None]:
     if gd.get("addr"):
         m = ADDR.match(gd["addr"])
         if m:
+            named = HOST_RE.search(hit.line)
+            if re.fullmatch(r"[\d.]+|[0-9a-fA-F:]+", m.group(1)) and named:
+                return named.group(1), named.group(2) or m.group(2)  # the name the app dialled, not the IP
             return m.group(1), m.group(2)
     m = HOST_RE.search(hit.line)
     if m:

@@ -32,6 +32,8 @@ def _mentions(ev: Evidence, names: set[str]) -> list[EvidenceLine]:
     out: list[EvidenceLine] = []
     quoted = [re.compile(r"(?<![\w-])" + re.escape(n) + r"(?![\w-])") for n in names if n]
     for log in ev.all_logs():
+        if not any(n in log.text() for n in names if n):
+            continue
         for i, line in log.numbered():
             if any(rx.search(line) for rx in quoted) and re.search(r"error|fail|denied|sealed|refused|not exist|not found", line, re.I):
                 out.append(log_line(log, i, line))

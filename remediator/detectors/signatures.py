@@ -76,5 +76,23 @@ LOG_SIGNATURES = Signatures(
             r"invalid (?:port|value|URL|DSN|connection string|log level|duration)",
             r"(?:config|configuration) file .*(?:not found|does not exist|no such file)",
         ],
-    }
+    },
+    keywords=[
+        # dns
+        "resolve", "no such host", "ENOTFOUND", "EAI_AGAIN", "UnknownHost", "translate host", "not known",
+        "name resolution", "nodename nor servname", "No address associated", "server misbehaving",
+        # connect
+        "refused", "timed out", "timeout", "ETIMEDOUT", "no route to host", "ConnectionPool", "connect to",
+        # rbac
+        "forbidden",
+        # model
+        "model", "404",
+        # disk
+        "space left", "ENOSPC", "quota exceeded", "disk is full",
+        # exec
+        "exec", "executable",
+        # config
+        "config", "settings", "invalid", "malformed", "yaml:", "json:", "toml:", "flag", "unknown", "unrecognized",
+        "missing", "environment variable", "env var", "KeyError", "ValidationError", "must be", "[emerg]",
+    ],
 )

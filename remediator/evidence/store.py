@@ -63,9 +63,16 @@ class LogFile:
     previous: bool
     path: str
     lines: list[str] = field(default_factory=list)
+    _text: str | None = field(default=None, repr=False, compare=False)
 
     def numbered(self) -> Iterator[tuple[int, str]]:
         return enumerate(self.lines, start=1)
+
+    def text(self) -> str:
+        """The whole log as one string (for a fast first search over a file)."""
+        if self._text is None:
+            self._text = "\n".join(self.lines)
+        return self._text
 
 
 @dataclass(frozen=True)
