@@ -36,7 +36,9 @@ class Format(StrEnum):
     json = "json"
 
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Diagnose Degraded Argo CD applications and propose GitOps fixes.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Diagnose Degraded Argo CD applications and propose GitOps fixes."
+)
 
 
 def fail(message: str, code: Exit) -> typer.Exit:
@@ -86,12 +88,22 @@ def _error_code(e: RemediatorError) -> Exit:
 def diagnose_cmd(
     app_name: Annotated[str | None, typer.Option("--app", help="Argo CD Application to diagnose")] = None,
     snapshot: Annotated[Path | None, typer.Option("--snapshot", help="read evidence from a snapshot folder")] = None,
-    example: Annotated[str | None, typer.Option("--example", help="diagnose an example shipped with the package ('list' lists them)")] = None,
-    repo: Annotated[Path | None, typer.Option("--repo", help="local checkout of the app's Git repository (finds never-applied resources)")] = None,
+    example: Annotated[
+        str | None, typer.Option("--example", help="diagnose an example shipped with the package ('list' lists them)")
+    ] = None,
+    repo: Annotated[
+        Path | None,
+        typer.Option("--repo", help="local checkout of the app's Git repository (finds never-applied resources)"),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
-    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")] = None,
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"),
+    ] = None,
     context: Annotated[str | None, typer.Option("--context", help="kubeconfig context")] = None,
-    argocd_namespace: Annotated[str, typer.Option("--argocd-namespace", help="namespace of the Application objects")] = "argocd",
+    argocd_namespace: Annotated[
+        str, typer.Option("--argocd-namespace", help="namespace of the Application objects")
+    ] = "argocd",
 ) -> None:
     """Say what is wrong with an app: ranked findings, root cause first."""
     try:
@@ -121,7 +133,9 @@ def diagnose_cmd(
         elif app_name is not None:
             from remediator.evidence.live import LiveSource
 
-            ev = LiveSource.from_kubeconfig(kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace).load(app_name)
+            ev = LiveSource.from_kubeconfig(
+                kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace
+            ).load(app_name)
             if repo is not None:
                 ev.desired = load_desired(repo, ev.app, ev.errors)
         else:
@@ -135,7 +149,9 @@ def diagnose_cmd(
 def eval_cmd(
     dirs: Annotated[list[Path], typer.Argument(help="scenario folders, or folders of scenarios")],
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
-    minimum: Annotated[float | None, typer.Option("--min", help="exit 5 when the category or culprit score is below this fraction")] = None,
+    minimum: Annotated[
+        float | None, typer.Option("--min", help="exit 5 when the category or culprit score is below this fraction")
+    ] = None,
 ) -> None:
     """Score the diagnosis on scenarios (see the scenario contract)."""
     from remediator.eval import evaluate, to_text
@@ -166,7 +182,9 @@ def snapshot_cmd(
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise fail(f"{output}: output folder exists and is not empty", Exit.INPUT)
     try:
-        src = LiveSource.from_kubeconfig(kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace, tail=tail)
+        src = LiveSource.from_kubeconfig(
+            kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace, tail=tail
+        )
         ev = src.load(app_name)
         n = write_snapshot(ev, output)
     except RemediatorError as e:

@@ -100,16 +100,27 @@ def _unknown(ev: Evidence) -> list[Finding]:
         return []
     order = {"Deployment": 0, "StatefulSet": 0, "DaemonSet": 0, "Job": 1, "Pod": 3}
     bad.sort(key=lambda x: (order.get(x[0].kind, 2), x[0]))
-    lines: list[EvidenceLine] = [status_line(o, "health", f"{h.status}: {h.message}") for _, o, h in bad[:5] if o is not None]
+    lines: list[EvidenceLine] = [
+        status_line(o, "health", f"{h.status}: {h.message}") for _, o, h in bad[:5] if o is not None
+    ]
     if bad:
         culprit = bad[0][0]
     elif ev.app is not None:
         culprit = ref_of(ev.app)
     else:
         return []
-    return [finding(Category.UNKNOWN, culprit, f"{culprit} is {bad[0][2].status if bad else 'not healthy'}; no detector recognised the cause",
-                    confidence=0.1, chain=(f"{culprit} unhealthy", "cause not established"), evidence=lines,
-                    detector="engine", affects={r for r, _, _ in bad})]
+    return [
+        finding(
+            Category.UNKNOWN,
+            culprit,
+            f"{culprit} is {bad[0][2].status if bad else 'not healthy'}; no detector recognised the cause",
+            confidence=0.1,
+            chain=(f"{culprit} unhealthy", "cause not established"),
+            evidence=lines,
+            detector="engine",
+            affects={r for r, _, _ in bad},
+        )
+    ]
 
 
 def diagnose(ev: Evidence, app: str | None = None, detectors: Sequence[Detector] = REGISTRY) -> Diagnosis:
@@ -119,7 +130,7 @@ def diagnose(ev: Evidence, app: str | None = None, detectors: Sequence[Detector]
     for det in detectors:
         try:
             raw.extend(det.detect(ev))
-        except Exception as e:  # noqa: BLE001 - partial failure is normal: record and go on
+        except Exception as e:
             errors.append(f"[{det.name}] error: {truncate(f'{type(e).__name__}: {e}')}")
     findings = rank(raw)
     if not findings:

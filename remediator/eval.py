@@ -58,8 +58,11 @@ def culprit_matches(truth: Any, got: ObjectRef) -> bool:
     for c in _as_list(truth):
         if not isinstance(c, dict):
             continue
-        if (str(c.get("kind", "")).lower() == got.kind.lower() and str(c.get("name", "")) == got.name
-                and str(c.get("namespace") or "") == got.namespace):
+        if (
+            str(c.get("kind", "")).lower() == got.kind.lower()
+            and str(c.get("name", "")) == got.name
+            and str(c.get("namespace") or "") == got.namespace
+        ):
             return True
     return False
 
@@ -92,20 +95,35 @@ def evaluate(dirs: list[Path]) -> EvalReport:
                 cul_ok = culprit_matches(truth.get("culprit"), top.culprit)
         except (RemediatorError, OSError, yaml.YAMLError) as e:
             error = truncate(str(e))
-        except Exception as e:  # noqa: BLE001 - one failing scenario must not stop the run
+        except Exception as e:
             error = truncate(f"internal error: {type(e).__name__}: {e}")
-        cases.append(CaseResult(id=path.name, category=category, category_ok=cat_ok, culprit_ok=cul_ok,
-                                fix_ok=None, seconds=round(time.perf_counter() - start, 3), error=error))
-    totals = Totals(cases=len(cases), category_ok=sum(c.category_ok for c in cases),
-                    culprit_ok=sum(c.culprit_ok for c in cases), fix_ok=sum(bool(c.fix_ok) for c in cases))
+        cases.append(
+            CaseResult(
+                id=path.name,
+                category=category,
+                category_ok=cat_ok,
+                culprit_ok=cul_ok,
+                fix_ok=None,
+                seconds=round(time.perf_counter() - start, 3),
+                error=error,
+            )
+        )
+    totals = Totals(
+        cases=len(cases),
+        category_ok=sum(c.category_ok for c in cases),
+        culprit_ok=sum(c.culprit_ok for c in cases),
+        fix_ok=sum(bool(c.fix_ok) for c in cases),
+    )
     return EvalReport(cases=cases, totals=totals)
 
 
 def to_text(r: EvalReport) -> str:
     lines = [f"{'case':40} {'category':22} cat  culprit  seconds"]
     for c in r.cases:
-        lines.append(f"{c.id:40} {c.category or '-':22} {'ok' if c.category_ok else 'NO':4} {'ok' if c.culprit_ok else 'NO':8} "
-                     f"{c.seconds:.3f}" + (f"  error: {c.error}" if c.error else ""))
+        lines.append(
+            f"{c.id:40} {c.category or '-':22} {'ok' if c.category_ok else 'NO':4} {'ok' if c.culprit_ok else 'NO':8} "
+            f"{c.seconds:.3f}" + (f"  error: {c.error}" if c.error else "")
+        )
     t = r.totals
     lines.append(f"\n{t.cases} cases: category {t.category_ok}/{t.cases}, culprit {t.culprit_ok}/{t.cases}")
     return "\n".join(lines) + "\n"

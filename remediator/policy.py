@@ -29,7 +29,7 @@ class Models(BaseModel):
 
 
 class Memory(BaseModel):
-    factor: float = Field(1.5, gt=1.0)
+    factor: float = Field(default=1.5, gt=1.0)
     max: str = "8Gi"
     round_to: str = "64Mi"
 

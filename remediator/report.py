@@ -52,7 +52,9 @@ def finding_out(f: Finding, depth: int = 0) -> FindingOut:
 
 
 def to_model(d: Diagnosis) -> DiagnosisOut:
-    return DiagnosisOut(app=d.app, health=d.health, sync=d.sync, findings=[finding_out(f) for f in d.findings], errors=d.errors)
+    return DiagnosisOut(
+        app=d.app, health=d.health, sync=d.sync, findings=[finding_out(f) for f in d.findings], errors=d.errors
+    )
 
 
 def to_json(d: Diagnosis) -> str:
@@ -71,37 +73,60 @@ def next_steps(f: Finding) -> list[str]:
     """Numbered next steps with the kubectl commands that confirm the diagnosis."""
     c = f.culprit
     steps = [f"Inspect the culprit: `kubectl{_ns(c)} describe {_kind(c)} {c.name}`"]
-    workloads = sorted(r for r in f.affects if r.kind in ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob") and r != c)
+    workloads = sorted(
+        r for r in f.affects if r.kind in ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob") and r != c
+    )
     w = workloads[0] if workloads else (c if c.kind in ("Deployment", "StatefulSet", "DaemonSet") else None)
     extra: dict[Category, list[str]] = {
-        Category.OOM_KILLED: [f"Confirm the OOM kill: `kubectl{_ns(c)} get pods -o jsonpath='{{..lastState.terminated.reason}}'`",
-                              "Compare usage with the limit: `kubectl top pod" + _ns(c) + "`",
-                              "Raise `resources.limits.memory` of the container in Git (the fix PR does this)."],
-        Category.EXTERNAL_SECRET_SYNC: [f"Read the sync error: `kubectl{_ns(c)} get externalsecret {c.name} -o yaml`",
-                                        "Read the operator log: `kubectl -n external-secrets logs deploy/external-secrets`",
-                                        "Fix the provider side (unseal Vault, auth config, create the secret path): this is not a Git change."],
-        Category.RBAC_FORBIDDEN: [f"Check the permission: `kubectl auth can-i --as=system:serviceaccount:{f.details.get('service_account', {}).get('namespace', 'NS')}:"
-                                  f"{f.details.get('service_account', {}).get('name', 'SA')} {f.details.get('verb', 'VERB')} {f.details.get('resource', 'RESOURCE')}`",
-                                  f"Read the binding: `kubectl{_ns(c)} get {_kind(c)} {c.name} -o yaml`"],
-        Category.DNS_RESOLUTION: [f"Check the Service: `kubectl{_ns(c)} get service {c.name}`",
-                                  f"Resolve from inside: `kubectl{_ns(c)} run dnscheck --rm -it --image=busybox --restart=Never -- nslookup {f.details.get('host') or c.name}`"],
-        Category.PVC_PENDING: [f"Read the claim's events: `kubectl{_ns(c)} describe pvc {c.name}`",
-                               f"Read the class: `kubectl get storageclass {f.details.get('storage_class') or ''} -o yaml`"],
-        Category.NOT_DEPLOYED: ["Compare Git and cluster: `argocd app diff APP`", "Sync the app: `argocd app sync APP`"],
+        Category.OOM_KILLED: [
+            f"Confirm the OOM kill: `kubectl{_ns(c)} get pods -o jsonpath='{{..lastState.terminated.reason}}'`",
+            "Compare usage with the limit: `kubectl top pod" + _ns(c) + "`",
+            "Raise `resources.limits.memory` of the container in Git (the fix PR does this).",
+        ],
+        Category.EXTERNAL_SECRET_SYNC: [
+            f"Read the sync error: `kubectl{_ns(c)} get externalsecret {c.name} -o yaml`",
+            "Read the operator log: `kubectl -n external-secrets logs deploy/external-secrets`",
+            "Fix the provider side (unseal Vault, auth config, create the secret path): this is not a Git change.",
+        ],
+        Category.RBAC_FORBIDDEN: [
+            f"Check the permission: `kubectl auth can-i --as=system:serviceaccount:{f.details.get('service_account', {}).get('namespace', 'NS')}:"
+            f"{f.details.get('service_account', {}).get('name', 'SA')} {f.details.get('verb', 'VERB')} {f.details.get('resource', 'RESOURCE')}`",
+            f"Read the binding: `kubectl{_ns(c)} get {_kind(c)} {c.name} -o yaml`",
+        ],
+        Category.DNS_RESOLUTION: [
+            f"Check the Service: `kubectl{_ns(c)} get service {c.name}`",
+            f"Resolve from inside: `kubectl{_ns(c)} run dnscheck --rm -it --image=busybox --restart=Never -- nslookup {f.details.get('host') or c.name}`",
+        ],
+        Category.PVC_PENDING: [
+            f"Read the claim's events: `kubectl{_ns(c)} describe pvc {c.name}`",
+            f"Read the class: `kubectl get storageclass {f.details.get('storage_class') or ''} -o yaml`",
+        ],
+        Category.NOT_DEPLOYED: [
+            "Compare Git and cluster: `argocd app diff APP`",
+            "Sync the app: `argocd app sync APP`",
+        ],
         Category.SYNC_FAILED: ["Read the sync result: `argocd app get APP --show-operation`"],
         Category.NODE_NOT_READY: [f"Read the node: `kubectl describe node {c.name}`"],
-        Category.MODEL_NOT_FOUND: [f"List the models the server has: `curl {f.details.get('server') or 'http://MODEL-SERVER/api/tags'}`"],
+        Category.MODEL_NOT_FOUND: [
+            f"List the models the server has: `curl {f.details.get('server') or 'http://MODEL-SERVER/api/tags'}`"
+        ],
     }
     steps += extra.get(f.category, [])
     if w is not None:
-        steps.append(f"Events of the workload: `kubectl{_ns(w)} get events --field-selector involvedObject.name={w.name}`")
+        steps.append(
+            f"Events of the workload: `kubectl{_ns(w)} get events --field-selector involvedObject.name={w.name}`"
+        )
         if w.kind in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
             steps.append(f"Logs, previous run: `kubectl{_ns(w)} logs {_kind(w)}/{w.name} --previous --tail=100`")
     return steps
 
 
 def to_text(d: Diagnosis) -> str:
-    out = [f"app: {d.app or '(whole snapshot)'}" + (f"  health: {d.health}" if d.health else "") + (f"  sync: {d.sync}" if d.sync else "")]
+    out = [
+        f"app: {d.app or '(whole snapshot)'}"
+        + (f"  health: {d.health}" if d.health else "")
+        + (f"  sync: {d.sync}" if d.sync else "")
+    ]
     if not d.findings:
         out.append("no problems found")
     for i, f in enumerate(d.findings, 1):

@@ -40,7 +40,9 @@ def test_malformed_yaml_and_json(snap: Path) -> None:
 
 
 def test_objects_without_kind_or_metadata_and_unknown_kinds(snap: Path) -> None:
-    (snap / "odd.yaml").write_text("metadata: {name: a}\n---\nkind: Pod\n---\nkind: FancyThing\napiVersion: x.io/v1\nmetadata: {name: f}\n---\n- 1\n")
+    (snap / "odd.yaml").write_text(
+        "metadata: {name: a}\n---\nkind: Pod\n---\nkind: FancyThing\napiVersion: x.io/v1\nmetadata: {name: f}\n---\n- 1\n"
+    )
     ev = load_snapshot(snap)
     assert "odd.yaml: object without kind; skipped" in ev.errors
     assert "odd.yaml: Pod without metadata.name; skipped" in ev.errors
@@ -50,7 +52,9 @@ def test_objects_without_kind_or_metadata_and_unknown_kinds(snap: Path) -> None:
 
 
 def test_typed_list_items_take_kind_from_list(tmp_path: Path) -> None:
-    (tmp_path / "pods.yaml").write_text("apiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: p, namespace: n}\n  status: {phase: Running}\n")
+    (tmp_path / "pods.yaml").write_text(
+        "apiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: p, namespace: n}\n  status: {phase: Running}\n"
+    )
     ev = load_snapshot(tmp_path)
     pod = ev.get("Pod", "n", "p")
     assert pod is not None and pod["apiVersion"] == "v1"
@@ -79,7 +83,9 @@ def test_empty_and_missing_snapshot(tmp_path: Path) -> None:
 
 
 def test_unknown_app_name() -> None:
-    r = runner.invoke(app, ["diagnose", "--snapshot", str(SCENARIOS / "missing-secret-env" / "cluster"), "--app", "ghost"])
+    r = runner.invoke(
+        app, ["diagnose", "--snapshot", str(SCENARIOS / "missing-secret-env" / "cluster"), "--app", "ghost"]
+    )
     assert r.exit_code == 3
     assert "application 'ghost' not found (applications in the evidence: billing)" in r.output
 

@@ -45,7 +45,9 @@ def test_forbidden_list_is_reported_and_rest_diagnosed(vault_example: Path, tmp_
 
 
 def test_timeout_is_reported(vault_example: Path, tmp_path: Path) -> None:
-    with FakeKubeAPI(vault_example / "cluster", delay={"/apis/apps/v1/namespaces/tmcp-marketing/deployments": 2.0}) as api:
+    with FakeKubeAPI(
+        vault_example / "cluster", delay={"/apis/apps/v1/namespaces/tmcp-marketing/deployments": 2.0}
+    ) as api:
         ev = source(api, tmp_path, timeout=0.5).load("tmcp-marketing")
     assert any("list deployments in tmcp-marketing: no answer" in e for e in ev.errors)
 

@@ -63,12 +63,22 @@ def detect(ev: Evidence) -> list[Finding]:
     out = []
     for culprit, (text, lines, touched) in found.items():
         cause = why(text)
-        out.append(finding(
-            Category.ADMISSION_WEBHOOK, culprit, f"admission webhook blocks {', '.join(sorted(str(t) for t in touched if t != culprit)) or culprit}: {cause}",
-            confidence=0.9, chain=("objects cannot be created or updated", f"admission webhook call fails for {culprit}", cause),
-            evidence=lines, detector="admission_webhook", affects=touched, details={"message": text[:300]},
-        ))
+        out.append(
+            finding(
+                Category.ADMISSION_WEBHOOK,
+                culprit,
+                f"admission webhook blocks {', '.join(sorted(str(t) for t in touched if t != culprit)) or culprit}: {cause}",
+                confidence=0.9,
+                chain=("objects cannot be created or updated", f"admission webhook call fails for {culprit}", cause),
+                evidence=lines,
+                detector="admission_webhook",
+                affects=touched,
+                details={"message": text[:300]},
+            )
+        )
     return out
 
 
-DETECTOR = Detector("admission_webhook", (Category.ADMISSION_WEBHOOK,), detect, "failed calling webhook / webhook denied")
+DETECTOR = Detector(
+    "admission_webhook", (Category.ADMISSION_WEBHOOK,), detect, "failed calling webhook / webhook denied"
+)

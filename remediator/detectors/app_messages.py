@@ -19,7 +19,9 @@ class SyncMessage:
     line: EvidenceLine
 
 
-RESOURCE_IN_TEXT = re.compile(r'(?P<kind>[A-Z][A-Za-z]+)(?:\.[\w.]+)? "(?P<name>[a-z0-9][a-z0-9.-]*)" is (?:invalid|forbidden)')
+RESOURCE_IN_TEXT = re.compile(
+    r'(?P<kind>[A-Z][A-Za-z]+)(?:\.[\w.]+)? "(?P<name>[a-z0-9][a-z0-9.-]*)" is (?:invalid|forbidden)'
+)
 
 
 def sync_messages(ev: Evidence) -> Iterator[SyncMessage]:
@@ -29,20 +31,38 @@ def sync_messages(ev: Evidence) -> Iterator[SyncMessage]:
         dest = str(dig(app, "spec", "destination", "namespace") or "")
         op = dig(app, "status", "operationState") or {}
         for i, r in enumerate(dig(op, "syncResult", "resources") or []):
-            if isinstance(r, dict) and r.get("status") in ("SyncFailed",) or (isinstance(r, dict) and r.get("hookPhase") == "Failed"):
+            if (isinstance(r, dict) and r.get("status") in ("SyncFailed",)) or (
+                isinstance(r, dict) and r.get("hookPhase") == "Failed"
+            ):
                 kind = str(r.get("kind", ""))
-                ref = ObjectRef(kind, "" if kind in CLUSTER_SCOPED else str(r.get("namespace") or dest), str(r.get("name", "")))
+                ref: ObjectRef | None = ObjectRef(
+                    kind, "" if kind in CLUSTER_SCOPED else str(r.get("namespace") or dest), str(r.get("name", ""))
+                )
                 msg = str(r.get("message", ""))
-                yield SyncMessage(app, ref, msg, EvidenceLine(
-                    f"status Application {name} .status.operationState.syncResult.resources[{i}]", f"{kind} {ref.name}: {msg}"))
+                yield SyncMessage(
+                    app,
+                    ref,
+                    msg,
+                    EvidenceLine(
+                        f"status Application {name} .status.operationState.syncResult.resources[{i}]",
+                        f"{kind} {r.get('name', '')}: {msg}",
+                    ),
+                )
         if op.get("phase") in ("Failed", "Error"):
             msg = str(op.get("message", ""))
             m = RESOURCE_IN_TEXT.search(msg)
             ref = ObjectRef(m.group("kind"), dest, m.group("name")) if m else None
-            yield SyncMessage(app, ref, msg, EvidenceLine(f"status Application {name} .status.operationState", f"{op.get('phase')}: {msg}"))
+            yield SyncMessage(
+                app,
+                ref,
+                msg,
+                EvidenceLine(f"status Application {name} .status.operationState", f"{op.get('phase')}: {msg}"),
+            )
         for c in conditions(app):
             if str(c.get("type", "")).endswith("Error"):
                 msg = str(c.get("message", ""))
                 m = RESOURCE_IN_TEXT.search(msg)
                 ref = ObjectRef(m.group("kind"), dest, m.group("name")) if m else None
-                yield SyncMessage(app, ref, msg, EvidenceLine(f"status Application {name} .status.conditions[{c.get('type')}]", msg))
+                yield SyncMessage(
+                    app, ref, msg, EvidenceLine(f"status Application {name} .status.conditions[{c.get('type')}]", msg)
+                )

@@ -9,8 +9,11 @@ from remediator.evidence.relations import conditions, spec
 from remediator.evidence.store import Evidence, ref_of
 from remediator.model import Category, EvidenceLine, Finding, ObjectRef
 
-FAILED = re.compile(r"missing request for (?P<res>\w+)(?: in container (?P<c>\S+))?|unable to (?:get|fetch) metrics|"
-                    r"failed to get \w+ utilization|no metrics returned|the server could not find the requested resource", re.I)
+FAILED = re.compile(
+    r"missing request for (?P<res>\w+)(?: in container (?P<c>\S+))?|unable to (?:get|fetch) metrics|"
+    r"failed to get \w+ utilization|no metrics returned|the server could not find the requested resource",
+    re.I,
+)
 
 
 def detect(ev: Evidence) -> list[Finding]:
@@ -18,8 +21,16 @@ def detect(ev: Evidence) -> list[Finding]:
     for hpa in ev.scoped("HorizontalPodAutoscaler"):
         lines: list[EvidenceLine] = []
         for c in conditions(hpa):
-            if c.get("type") in ("ScalingActive", "AbleToScale") and c.get("status") == "False" and c.get("reason") != "ScalingDisabled":
-                lines.append(status_line(hpa, f"status.conditions[{c.get('type')}]", f"{c.get('reason')}: {c.get('message', '')}"))
+            if (
+                c.get("type") in ("ScalingActive", "AbleToScale")
+                and c.get("status") == "False"
+                and c.get("reason") != "ScalingDisabled"
+            ):
+                lines.append(
+                    status_line(
+                        hpa, f"status.conditions[{c.get('type')}]", f"{c.get('reason')}: {c.get('message', '')}"
+                    )
+                )
         lines += [event_line(e) for e in events_of(ev, hpa) if e.type != "Normal" and FAILED.search(e.message)][-2:]
         if not lines:
             continue
@@ -34,13 +45,23 @@ def detect(ev: Evidence) -> list[Finding]:
         ref = ref_of(hpa)
         tgt = spec(hpa).get("scaleTargetRef") or {}
         target = ObjectRef(str(tgt.get("kind", "")), ref.namespace, str(tgt.get("name", "")))
-        out.append(finding(
-            Category.AUTOSCALING, ref, f"{ref} cannot scale {target.name}: {cause}",
-            confidence=0.85, chain=(f"{target} is not scaled", f"HPA {ref.name} ScalingActive=False", cause),
-            evidence=lines, detector="autoscaling", affects={ref},
-            details={"target": target.as_dict(), "resource": m.group("res") if m and m.group("res") else None,
-                     "container": m.group("c") if m and m.group("c") else None},
-        ))
+        out.append(
+            finding(
+                Category.AUTOSCALING,
+                ref,
+                f"{ref} cannot scale {target.name}: {cause}",
+                confidence=0.85,
+                chain=(f"{target} is not scaled", f"HPA {ref.name} ScalingActive=False", cause),
+                evidence=lines,
+                detector="autoscaling",
+                affects={ref},
+                details={
+                    "target": target.as_dict(),
+                    "resource": m.group("res") if m and m.group("res") else None,
+                    "container": m.group("c") if m and m.group("c") else None,
+                },
+            )
+        )
     return out
 
 

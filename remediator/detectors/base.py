@@ -13,7 +13,6 @@ from typing import Any
 
 from remediator.evidence.health import Health, health_of
 from remediator.evidence.relations import (
-    container_statuses,
     containers,
     dig,
     pod_template,
@@ -268,7 +267,9 @@ def finding(
     )
 
 
-HOST_RE = re.compile(r"(?:https?|grpc|nats|amqp|redis|postgres(?:ql)?|mysql|mongodb|tcp|ws)://([A-Za-z0-9_.-]+)(?::(\d+))?")
+HOST_RE = re.compile(
+    r"(?:https?|grpc|nats|amqp|redis|postgres(?:ql)?|mysql|mongodb|tcp|ws)://([A-Za-z0-9_.-]+)(?::(\d+))?"
+)
 
 
 def service_ref_for_host(host: str, namespace: str) -> ObjectRef:

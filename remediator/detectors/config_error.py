@@ -6,6 +6,7 @@ import re
 
 from remediator.detectors.base import (
     Detector,
+    LogHit,
     affects,
     container_states,
     finding,
@@ -41,9 +42,11 @@ def config_source(pod: Obj, container: str, text: str) -> ObjectRef | None:
 def detect(ev: Evidence) -> list[Finding]:
     scanned = scan_logs(ev, LOG_SIGNATURES, "core")
     # A line a more specific signature explains (forbidden, DNS, connect) is not a config error.
-    claimed = {(h.log.path, h.lineno) for name in ("rbac", "dns", "connect", "model", "exec", "disk") for h in scanned[name]}
+    claimed = {
+        (h.log.path, h.lineno) for name in ("rbac", "dns", "connect", "model", "exec", "disk") for h in scanned[name]
+    }
     hits = [h for h in scanned["config"] if (h.log.path, h.lineno) not in claimed]
-    by_container: dict[tuple[str, str, str], list] = {}
+    by_container: dict[tuple[str, str, str], list[LogHit]] = {}
     for h in hits:
         by_container.setdefault((h.log.namespace, h.log.pod, h.log.container), []).append(h)
     out = []
@@ -76,9 +79,17 @@ def detect(ev: Evidence) -> list[Finding]:
                     *([f"configuration comes from {culprit}"] if culprit else []),
                 ),
                 evidence=[
-                    *([status_line(pod, state.path("lastState.terminated"),
-                                   f"exitCode: {(state.last_terminated or state.terminated).get('exitCode')}")]
-                      if state else []),
+                    *(
+                        [
+                            status_line(
+                                pod,
+                                state.path("lastState.terminated"),
+                                f"exitCode: {(state.last_terminated or state.terminated).get('exitCode')}",
+                            )
+                        ]
+                        if state
+                        else []
+                    ),
                     *[log_line(h.log, h.lineno, h.line) for h in chits[-3:]],
                 ],
                 detector="config_error",
@@ -89,4 +100,6 @@ def detect(ev: Evidence) -> list[Finding]:
     return out
 
 
-DETECTOR = Detector("config_error", (Category.CONFIG_ERROR,), detect, "crashing containers whose logs reject their config")
+DETECTOR = Detector(
+    "config_error", (Category.CONFIG_ERROR,), detect, "crashing containers whose logs reject their config"
+)

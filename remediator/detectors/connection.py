@@ -75,7 +75,11 @@ def detect(ev: Evidence) -> list[Finding]:
         port = next((target_of(h)[1] for h in hits if target_of(h)[1]), None)
         svc_ref = service_ref_for_host(host, ns) if host and is_cluster_name(host) else None
         svc = ev.get_ref(svc_ref) if svc_ref else None
-        svc_ports = [int(p.get("port")) for p in spec(svc).get("ports") or [] if isinstance(p, dict) and p.get("port")] if svc else []
+        svc_ports = (
+            [int(p["port"]) for p in spec(svc).get("ports") or [] if isinstance(p, dict) and p.get("port")]
+            if svc
+            else []
+        )
         if svc is not None and svc_ref is not None and port and int(port) not in svc_ports:
             culprit = wl
             cause = f"{wl.name} dials {host}:{port}, but Service {svc_ref.name} exposes port(s) {svc_ports}"

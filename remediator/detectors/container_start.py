@@ -21,8 +21,11 @@ from remediator.evidence.store import Evidence
 from remediator.model import Category, EvidenceLine, Finding
 
 START_REASONS = {"StartError", "RunContainerError", "CreateContainerError", "ContainerCannotRun"}
-START_MSG = re.compile(r"executable file not found|no such file or directory|exec format error|permission denied|"
-                       r"OCI runtime (?:create|exec) failed|error during container init", re.I)
+START_MSG = re.compile(
+    r"executable file not found|no such file or directory|exec format error|permission denied|"
+    r"OCI runtime (?:create|exec) failed|error during container init",
+    re.I,
+)
 
 
 def why(text: str) -> str:
@@ -40,7 +43,9 @@ def detect(ev: Evidence) -> list[Finding]:
     hits = scan_logs(ev, LOG_SIGNATURES, "core")["exec"]
     by_container: dict[tuple[str, str, str], list[EvidenceLine]] = {}
     for h in hits:
-        by_container.setdefault((h.log.namespace, h.log.pod, h.log.container), []).append(log_line(h.log, h.lineno, h.line))
+        by_container.setdefault((h.log.namespace, h.log.pod, h.log.container), []).append(
+            log_line(h.log, h.lineno, h.line)
+        )
     out = []
     for pod in scoped_pods(ev):
         ns, name = pod["metadata"].get("namespace", ""), pod["metadata"]["name"]
@@ -48,7 +53,9 @@ def detect(ev: Evidence) -> list[Finding]:
             lines: list[EvidenceLine] = []
             for where, st in (("state.terminated", c.terminated), ("lastState.terminated", c.last_terminated)):
                 msg = str(st.get("message") or "")
-                if st.get("reason") in START_REASONS or (START_MSG.search(msg) and st.get("exitCode") in (126, 127, 128)):
+                if st.get("reason") in START_REASONS or (
+                    START_MSG.search(msg) and st.get("exitCode") in (126, 127, 128)
+                ):
                     lines.append(status_line(pod, c.path(where), f"{st.get('reason')}: {msg}".strip()))
                 elif st.get("exitCode") in (126, 127):
                     lines.append(status_line(pod, c.path(where), f"exitCode {st.get('exitCode')}"))
@@ -61,13 +68,30 @@ def detect(ev: Evidence) -> list[Finding]:
             cause = why(" ".join(ln.text for ln in lines))
             wl = workload_of(ev, pod)
             spec_c = pod_container_specs(pod).get(c.name, {})
-            out.append(finding(
-                Category.CONTAINER_START_ERROR, wl, f"container {c.name} of {wl} cannot start: {cause}",
-                confidence=0.9, chain=(f"{wl} is not available", f"container {c.name} fails to start", cause),
-                evidence=lines, detector="container_start", affects=affects(ev, pod),
-                details={"container": c.name, "image": spec_c.get("image"), "command": spec_c.get("command"), "args": spec_c.get("args")},
-            ))
+            out.append(
+                finding(
+                    Category.CONTAINER_START_ERROR,
+                    wl,
+                    f"container {c.name} of {wl} cannot start: {cause}",
+                    confidence=0.9,
+                    chain=(f"{wl} is not available", f"container {c.name} fails to start", cause),
+                    evidence=lines,
+                    detector="container_start",
+                    affects=affects(ev, pod),
+                    details={
+                        "container": c.name,
+                        "image": spec_c.get("image"),
+                        "command": spec_c.get("command"),
+                        "args": spec_c.get("args"),
+                    },
+                )
+            )
     return out
 
 
-DETECTOR = Detector("container_start", (Category.CONTAINER_START_ERROR,), detect, "StartError / exec format error / executable not found")
+DETECTOR = Detector(
+    "container_start",
+    (Category.CONTAINER_START_ERROR,),
+    detect,
+    "StartError / exec format error / executable not found",
+)

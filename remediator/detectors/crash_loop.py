@@ -43,7 +43,9 @@ def detect(ev: Evidence) -> list[Finding]:
                         f"container {c.name} exits with code {code}",
                     ),
                     evidence=[
-                        status_line(pod, c.path("lastState.terminated"), f"exitCode: {code}, reason: {term.get('reason', '')}"),
+                        status_line(
+                            pod, c.path("lastState.terminated"), f"exitCode: {code}, reason: {term.get('reason', '')}"
+                        ),
                         *[event_line(e) for e in backoff[:1]],
                         *last_lines(ev, pod, c.name, 3),
                     ],

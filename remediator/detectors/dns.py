@@ -64,10 +64,7 @@ def detect(ev: Evidence) -> list[Finding]:
             continue
         wl = workload_of(ev, pod)
         port = next((hp[1] for h in hits if (hp := host_of(h)) and hp[1]), None)
-        if host and is_cluster_name(host):
-            svc = service_ref_for_host(host, ns)
-        else:
-            svc = wl
+        svc = service_ref_for_host(host, ns) if host and is_cluster_name(host) else wl
         acc = per_svc.setdefault(svc, _Acc(host, port))
         acc.hits += hits
         acc.touched |= {ref_of(pod), wl}
@@ -79,8 +76,11 @@ def detect(ev: Evidence) -> list[Finding]:
         host = e.host
         exists = svc.kind == "Service" and ev.get_ref(svc) is not None
         clients = sorted(e.clients)
-        probe_lines = [EvidenceLine(f"probe {p.source}", f"{p.url}: {p.error}") for p in ev.probes
-                       if p.error and host and host in p.url]
+        probe_lines = [
+            EvidenceLine(f"probe {p.source}", f"{p.url}: {p.error}")
+            for p in ev.probes
+            if p.error and host and host in p.url
+        ]
         if svc.kind == "Service" and not exists:
             cause = f"no Service {svc.name} in namespace {svc.namespace}: the name exists only outside the cluster or nowhere"
             conf = 0.9
@@ -105,8 +105,12 @@ def detect(ev: Evidence) -> list[Finding]:
                 evidence=[*[log_line(h.log, h.lineno, h.line) for h in hits[-3:]], *probe_lines[:2]],
                 detector="dns",
                 affects=e.touched,
-                details={"host": host, "port": int(e.port) if e.port else None,
-                         "service_exists": exists, "clients": [c.as_dict() for c in clients]},
+                details={
+                    "host": host,
+                    "port": int(e.port) if e.port else None,
+                    "service_exists": exists,
+                    "clients": [c.as_dict() for c in clients],
+                },
             )
         )
     return out

@@ -13,10 +13,16 @@ from remediator.model import Category, EvidenceLine, Finding, ObjectRef
 PROVIDER_CAUSES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"connection refused|no such host|i/o timeout|dial tcp", re.I), "the provider cannot be reached"),
     (re.compile(r"Vault is sealed|Code: 503", re.I), "Vault is sealed (503)"),
-    (re.compile(r"permission denied|Code: 403|AccessDenied|unauthorized|401", re.I),
-     "the provider denies the store's credentials (403 permission denied)"),
-    (re.compile(r"Secret does not exist|secret not found|No value found|NoSuchKey|ResourceNotFound|key .* not found", re.I),
-     "the secret path or key is empty in the provider"),
+    (
+        re.compile(r"permission denied|Code: 403|AccessDenied|unauthorized|401", re.I),
+        "the provider denies the store's credentials (403 permission denied)",
+    ),
+    (
+        re.compile(
+            r"Secret does not exist|secret not found|No value found|NoSuchKey|ResourceNotFound|key .* not found", re.I
+        ),
+        "the secret path or key is empty in the provider",
+    ),
 ]
 
 
@@ -35,7 +41,9 @@ def _mentions(ev: Evidence, names: set[str]) -> list[EvidenceLine]:
         if not any(n in log.text() for n in names if n):
             continue
         for i, line in log.numbered():
-            if any(rx.search(line) for rx in quoted) and re.search(r"error|fail|denied|sealed|refused|not exist|not found", line, re.I):
+            if any(rx.search(line) for rx in quoted) and re.search(
+                r"error|fail|denied|sealed|refused|not exist|not found", line, re.I
+            ):
                 out.append(log_line(log, i, line))
     return out[-12:]
 
@@ -46,7 +54,7 @@ def detect(ev: Evidence) -> list[Finding]:
     for kind in ("Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"):
         for obj in ev.scoped(kind):
             ns = ref_of(obj).namespace
-            for rk, name, _ in pod_template(obj) and pod_references(pod_template(obj)) or []:
+            for rk, name, _ in (pod_template(obj) and pod_references(pod_template(obj))) or []:
                 if rk == "Secret":
                     users.setdefault((ns, name), []).append(obj)
     candidates = list(ev.scoped("ExternalSecret"))
@@ -68,9 +76,15 @@ def detect(ev: Evidence) -> list[Finding]:
         secret_ref = ObjectRef("Secret", ref.namespace, target)
         lines: list[EvidenceLine] = []
         if ready is not None:
-            lines.append(status_line(es, "status.conditions[Ready]", f"{ready.get('reason', '')}: {ready.get('message', '')}"))
+            lines.append(
+                status_line(es, "status.conditions[Ready]", f"{ready.get('reason', '')}: {ready.get('message', '')}")
+            )
         if store is not None and store_bad is not None:
-            lines.append(status_line(store, "status.conditions[Ready]", f"{store_bad.get('reason', '')}: {store_bad.get('message', '')}"))
+            lines.append(
+                status_line(
+                    store, "status.conditions[Ready]", f"{store_bad.get('reason', '')}: {store_bad.get('message', '')}"
+                )
+            )
         lines += [event_line(e) for e in events_of(ev, es) if e.type != "Normal"][-3:]
         lines += _mentions(ev, {ref.name, store_name})
         cause = "the provider returned an error"

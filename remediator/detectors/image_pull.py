@@ -21,7 +21,9 @@ from remediator.evidence.store import Evidence
 from remediator.model import Category, Finding
 
 PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
-PULL_EVENT = re.compile(r"Failed to pull image|Error: (?:ErrImagePull|ImagePullBackOff)|Back-off pulling image|InvalidImageName", re.I)
+PULL_EVENT = re.compile(
+    r"Failed to pull image|Error: (?:ErrImagePull|ImagePullBackOff)|Back-off pulling image|InvalidImageName", re.I
+)
 IMAGE_IN = re.compile(r'image "([^"]+)"')
 
 
@@ -46,7 +48,9 @@ def detect(ev: Evidence) -> list[Finding]:
         states = [c for c in container_states(pod) if c.waiting_reason in PULL_REASONS]
         if not states and not (events and unhealthy(pod)):
             continue
-        names = [c.name for c in states] or [n for n in specs if any(str(specs[n].get("image")) in e.message for e in events)]
+        names = [c.name for c in states] or [
+            n for n in specs if any(str(specs[n].get("image")) in e.message for e in events)
+        ]
         cname = names[0] if names else next(iter(specs), "")
         image = str(specs.get(cname, {}).get("image", ""))
         if not image and events:
@@ -68,7 +72,12 @@ def detect(ev: Evidence) -> list[Finding]:
                     cause,
                 ),
                 evidence=[
-                    *[status_line(pod, c.path("state.waiting"), f"{c.waiting_reason}: {c.waiting_message}".strip(": ")) for c in states[:2]],
+                    *[
+                        status_line(
+                            pod, c.path("state.waiting"), f"{c.waiting_reason}: {c.waiting_message}".strip(": ")
+                        )
+                        for c in states[:2]
+                    ],
                     *[event_line(e) for e in events[:3]],
                 ],
                 detector="image_pull",

@@ -43,11 +43,19 @@ def detect(ev: Evidence) -> list[Finding]:
         warns = [event_line(e) for e in events_of(ev, ing) if e.type != "Normal"]
         if not problems:
             continue
-        out.append(finding(
-            Category.INGRESS, ref, f"{ref} cannot route: {problems[0].text}",
-            confidence=0.85, chain=("requests to the app fail (404/503)", f"Ingress {ref.name} cannot route", problems[0].text),
-            evidence=problems + warns[-2:], detector="ingress", affects={ref}, details={"problems": [p.text for p in problems]},
-        ))
+        out.append(
+            finding(
+                Category.INGRESS,
+                ref,
+                f"{ref} cannot route: {problems[0].text}",
+                confidence=0.85,
+                chain=("requests to the app fail (404/503)", f"Ingress {ref.name} cannot route", problems[0].text),
+                evidence=problems + warns[-2:],
+                detector="ingress",
+                affects={ref},
+                details={"problems": [p.text for p in problems]},
+            )
+        )
     return out
 
 

@@ -12,8 +12,12 @@ from remediator.model import Category, EvidenceLine, Finding, ObjectRef
 INVALID = re.compile(
     r"no PriorityClass with name (?P<pc>\S+) was found|"
     r'(?:serviceaccount|runtimeclass(?:\.node\.k8s\.io)?|priorityclass(?:\.scheduling\.k8s\.io)?) "(?P<obj>[^"]+)" not found|'
-    r"is invalid: |Invalid value: |Required value|Unsupported value|must be less than or equal to", re.I)
-CLAIMED = re.compile(r"exceeded quota|usage per (?:Container|Pod)|violates PodSecurity|webhook|must specify (?:limits|requests)", re.I)
+    r"is invalid: |Invalid value: |Required value|Unsupported value|must be less than or equal to",
+    re.I,
+)
+CLAIMED = re.compile(
+    r"exceeded quota|usage per (?:Container|Pod)|violates PodSecurity|webhook|must specify (?:limits|requests)", re.I
+)
 
 
 def detect(ev: Evidence) -> list[Finding]:
@@ -29,8 +33,14 @@ def detect(ev: Evidence) -> list[Finding]:
         for obj in ev.scoped(kind):
             for c in conditions(obj):
                 msg = str(c.get("message", ""))
-                if c.get("type") in ("ReplicaFailure", "FailureTarget") and INVALID.search(msg) and not CLAIMED.search(msg):
-                    found.setdefault(ref_of(obj), []).append(status_line(obj, f"status.conditions[{c.get('type')}]", msg))
+                if (
+                    c.get("type") in ("ReplicaFailure", "FailureTarget")
+                    and INVALID.search(msg)
+                    and not CLAIMED.search(msg)
+                ):
+                    found.setdefault(ref_of(obj), []).append(
+                        status_line(obj, f"status.conditions[{c.get('type')}]", msg)
+                    )
                     msgs.setdefault(ref_of(obj), msg)
     out = []
     for wl, lines in found.items():
@@ -42,12 +52,22 @@ def detect(ev: Evidence) -> list[Finding]:
             cause = f"referenced object {gd['obj']!r} does not exist"
         else:
             cause = "the pod template is rejected as invalid"
-        out.append(finding(
-            Category.INVALID_SPEC, wl, f"{wl} cannot create pods: {cause}",
-            confidence=0.9, chain=(f"{wl} has no pods", "pod creation rejected", cause),
-            evidence=lines, detector="invalid_spec", affects={wl}, details={"message": msgs[wl][:300]},
-        ))
+        out.append(
+            finding(
+                Category.INVALID_SPEC,
+                wl,
+                f"{wl} cannot create pods: {cause}",
+                confidence=0.9,
+                chain=(f"{wl} has no pods", "pod creation rejected", cause),
+                evidence=lines,
+                detector="invalid_spec",
+                affects={wl},
+                details={"message": msgs[wl][:300]},
+            )
+        )
     return out
 
 
-DETECTOR = Detector("invalid_spec", (Category.INVALID_SPEC,), detect, "FailedCreate: invalid pod template / missing referenced object")
+DETECTOR = Detector(
+    "invalid_spec", (Category.INVALID_SPEC,), detect, "FailedCreate: invalid pod template / missing referenced object"
+)

@@ -46,17 +46,24 @@ def detect(ev: Evidence) -> list[Finding]:
                 continue
             fkey, pattern, flavour = found[0]
             ref = ref_of(cm)
-            out.append(finding(
-                Category.LOG_FILTER, ref,
-                f"{flavour} grep filter in {ref} keeps only lines whose {fkey} matches {pattern}: "
-                "lifecycle and ordinary lines are dropped before they are forwarded",
-                confidence=0.55,
-                chain=("the log receiver gets nothing for ordinary events (pod deleted, killing, terminating)",
-                       f"{flavour} drops them", f"grep filter keeps only {pattern}"),
-                evidence=[spec_line(cm, f"data.{key}", f"grep keep {fkey} {pattern}")],
-                detector="log_filter", affects={ref},
-                details={"data_key": key, "filter_key": fkey, "pattern": pattern, "flavour": flavour},
-            ))
+            out.append(
+                finding(
+                    Category.LOG_FILTER,
+                    ref,
+                    f"{flavour} grep filter in {ref} keeps only lines whose {fkey} matches {pattern}: "
+                    "lifecycle and ordinary lines are dropped before they are forwarded",
+                    confidence=0.55,
+                    chain=(
+                        "the log receiver gets nothing for ordinary events (pod deleted, killing, terminating)",
+                        f"{flavour} drops them",
+                        f"grep filter keeps only {pattern}",
+                    ),
+                    evidence=[spec_line(cm, f"data.{key}", f"grep keep {fkey} {pattern}")],
+                    detector="log_filter",
+                    affects={ref},
+                    details={"data_key": key, "filter_key": fkey, "pattern": pattern, "flavour": flavour},
+                )
+            )
     return out
 
 

@@ -19,7 +19,9 @@ from remediator.evidence.store import Evidence, Obj, ref_of
 from remediator.model import Category, EvidenceLine, Finding, ObjectRef
 
 NOT_FOUND = re.compile(r'\b(?P<kind>secrets?|configmaps?)(?:\.v1)? "(?P<name>[^"]+)" not found', re.I)
-NO_KEY = re.compile(r"couldn't find key (?P<key>\S+) in (?P<kind>Secret|ConfigMap) (?:(?P<ns>[^/\s]+)/)?(?P<name>[^\s,;]+)", re.I)
+NO_KEY = re.compile(
+    r"couldn't find key (?P<key>\S+) in (?P<kind>Secret|ConfigMap) (?:(?P<ns>[^/\s]+)/)?(?P<name>[^\s,;]+)", re.I
+)
 
 
 def parse(text: str, namespace: str) -> tuple[ObjectRef, str | None] | None:
@@ -41,7 +43,12 @@ def detect(ev: Evidence) -> list[Finding]:
         lines: list[tuple[str, EvidenceLine]] = []
         for c in container_states(pod):
             if c.waiting_message:
-                lines.append((c.waiting_message, status_line(pod, c.path("state.waiting"), f"{c.waiting_reason}: {c.waiting_message}")))
+                lines.append(
+                    (
+                        c.waiting_message,
+                        status_line(pod, c.path("state.waiting"), f"{c.waiting_reason}: {c.waiting_message}"),
+                    )
+                )
         pod_running = all(c.ready for c in container_states(pod)) and bool(list(container_states(pod)))
         for e in events_of(ev, pod):
             if e.type != "Normal" and not pod_running:
@@ -57,7 +64,7 @@ def detect(ev: Evidence) -> list[Finding]:
             if pod not in entry[3]:
                 entry[3].append(pod)
     out = []
-    for ref, (key, lines, touched, pods) in found.items():
+    for ref, (key, ev_lines, touched, pods) in found.items():
         exists = ev.get_ref(ref) is not None
         if exists and key is None:
             # The object is there now: the event is stale.
@@ -73,10 +80,12 @@ def detect(ev: Evidence) -> list[Finding]:
                 confidence=0.9,
                 chain=(
                     *(f"{w} is not available" for w in wls[:2]),
-                    "Pod CreateContainerConfigError" if any("CreateContainerConfigError" in ln.text for ln in lines) else "Pod cannot start",
+                    "Pod CreateContainerConfigError"
+                    if any("CreateContainerConfigError" in ln.text for ln in ev_lines)
+                    else "Pod cannot start",
                     f"{what} not found",
                 ),
-                evidence=lines,
+                evidence=ev_lines,
                 detector="missing_ref",
                 affects=touched,
                 details={"key": key, "workloads": [w.as_dict() for w in wls]},

@@ -8,6 +8,7 @@ from typing import Any
 from remediator.detectors.base import (
     HOST_RE,
     Detector,
+    LogHit,
     affects,
     finding,
     log_line,
@@ -63,7 +64,7 @@ def model_env(pod: Obj, container: str | None, model: str | None) -> tuple[str, 
 def detect(ev: Evidence) -> list[Finding]:
     hits = scan_logs(ev, LOG_SIGNATURES, "core")["model"]
     catalogs = [(p, m) for p in ev.probes if (m := served_models(p)) is not None]
-    by_pod: dict[tuple[str, str], list] = {}
+    by_pod: dict[tuple[str, str], list[LogHit]] = {}
     for h in hits:
         by_pod.setdefault((h.log.namespace, h.log.pod), []).append(h)
     out = []
@@ -80,7 +81,9 @@ def detect(ev: Evidence) -> list[Finding]:
         for probe, models in catalogs:
             if not urls or any(_host(u) == _host(probe.url) for u in urls) or len(catalogs) == 1:
                 available, server = models, probe.url
-                lines.append(EvidenceLine(f"probe {probe.source}", f"{probe.url} lists: {', '.join(models) or '(none)'}"))
+                lines.append(
+                    EvidenceLine(f"probe {probe.source}", f"{probe.url} lists: {', '.join(models) or '(none)'}")
+                )
                 break
         current = named or (env[2] if env else None)
         if not phits:
@@ -114,8 +117,13 @@ def detect(ev: Evidence) -> list[Finding]:
                 evidence=lines,
                 detector="model_not_found",
                 affects=affects(ev, pod),
-                details={"container": env[0] if env else None, "env": env[1] if env else None,
-                         "model": current, "available": available, "server": server},
+                details={
+                    "container": env[0] if env else None,
+                    "env": env[1] if env else None,
+                    "model": current,
+                    "available": available,
+                    "server": server,
+                },
             )
         )
     return out

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from remediator.detectors.base import Detector, finding, is_cluster_name, log_line, service_ref_for_host, spec_line
+from remediator.detectors.base import (
+    Detector,
+    finding,
+    is_cluster_name,
+    log_line,
+    service_ref_for_host,
+    spec_line,
+)
 from remediator.detectors.connection import connect_targets
 from remediator.detectors.dns import dns_hosts
 from remediator.evidence.relations import labels, selector_matches, spec, workload_of
@@ -19,7 +26,9 @@ def policies_for(ev: Evidence, pod: Obj, ptype: str) -> list[Obj]:
         sel = spec(np).get("podSelector")
         if sel is None or not (sel == {} or selector_matches(sel, labels(pod))):
             continue
-        types = spec(np).get("policyTypes") or (["Ingress", "Egress"] if spec(np).get("egress") is not None else ["Ingress"])
+        types = spec(np).get("policyTypes") or (
+            ["Ingress", "Egress"] if spec(np).get("egress") is not None else ["Ingress"]
+        )
         if ptype in types:
             out.append(np)
     return out
@@ -68,18 +77,27 @@ def detect(ev: Evidence) -> list[Finding]:
             continue
         np = blocking[0]
         wl = workload_of(ev, pod)
-        out.append(finding(
-            Category.NETWORK_POLICY, ref_of(np),
-            f"NetworkPolicy {ref_of(np).name} selects {wl.name} and allows no egress to DNS (port 53), "
-            f"so {host or 'names'} cannot be resolved",
-            confidence=0.9,
-            chain=(f"{wl} fails its calls", f"name resolution of {host} fails",
-                   f"egress to port 53 is denied by NetworkPolicy {ref_of(np).name}"),
-            evidence=[*[log_line(h.log, h.lineno, h.line) for h in hits[-2:]],
-                      spec_line(np, "spec.egress", f"policyTypes={spec(np).get('policyTypes')}, no rule for port 53")],
-            detector="network_policy", affects={ref_of(pod), wl},
-            details={"direction": "egress", "port": 53},
-        ))
+        out.append(
+            finding(
+                Category.NETWORK_POLICY,
+                ref_of(np),
+                f"NetworkPolicy {ref_of(np).name} selects {wl.name} and allows no egress to DNS (port 53), "
+                f"so {host or 'names'} cannot be resolved",
+                confidence=0.9,
+                chain=(
+                    f"{wl} fails its calls",
+                    f"name resolution of {host} fails",
+                    f"egress to port 53 is denied by NetworkPolicy {ref_of(np).name}",
+                ),
+                evidence=[
+                    *[log_line(h.log, h.lineno, h.line) for h in hits[-2:]],
+                    spec_line(np, "spec.egress", f"policyTypes={spec(np).get('policyTypes')}, no rule for port 53"),
+                ],
+                detector="network_policy",
+                affects={ref_of(pod), wl},
+                details={"direction": "egress", "port": 53},
+            )
+        )
     for (ns, pod_name, host), hits in connect_targets(ev).items():
         client = ev.get("Pod", ns, pod_name)
         if client is None or not host or not is_cluster_name(host):
@@ -96,17 +114,26 @@ def detect(ev: Evidence) -> list[Finding]:
                 continue
             np = blocking[0]
             wl = workload_of(ev, client)
-            out.append(finding(
-                Category.NETWORK_POLICY, ref_of(np),
-                f"NetworkPolicy {ref_of(np).name} lets no traffic from {wl.name} into {svc_ref.name}",
-                confidence=0.88,
-                chain=(f"{wl} fails its calls", f"connections to {host} time out or are refused",
-                       f"ingress to pods of {svc_ref.name} is denied by NetworkPolicy {ref_of(np).name}"),
-                evidence=[*[log_line(h.log, h.lineno, h.line) for h in hits[-2:]],
-                          spec_line(np, "spec.ingress", f"no rule admits pods labelled {labels(client)}")],
-                detector="network_policy", affects={ref_of(client), wl, svc_ref},
-                details={"direction": "ingress", "service": svc_ref.as_dict()},
-            ))
+            out.append(
+                finding(
+                    Category.NETWORK_POLICY,
+                    ref_of(np),
+                    f"NetworkPolicy {ref_of(np).name} lets no traffic from {wl.name} into {svc_ref.name}",
+                    confidence=0.88,
+                    chain=(
+                        f"{wl} fails its calls",
+                        f"connections to {host} time out or are refused",
+                        f"ingress to pods of {svc_ref.name} is denied by NetworkPolicy {ref_of(np).name}",
+                    ),
+                    evidence=[
+                        *[log_line(h.log, h.lineno, h.line) for h in hits[-2:]],
+                        spec_line(np, "spec.ingress", f"no rule admits pods labelled {labels(client)}"),
+                    ],
+                    detector="network_policy",
+                    affects={ref_of(client), wl, svc_ref},
+                    details={"direction": "ingress", "service": svc_ref.as_dict()},
+                )
+            )
     return out
 
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from remediator.detectors.base import Detector, container_states, event_line, events_of, finding, status_line, unhealthy
+from remediator.detectors.base import (
+    Detector,
+    container_states,
+    event_line,
+    events_of,
+    finding,
+    status_line,
+    unhealthy,
+)
 from remediator.evidence.health import BAD_WAITING
 from remediator.evidence.relations import conditions, spec, status, workload_of
 from remediator.evidence.store import Evidence, Obj, ref_of
@@ -16,7 +24,9 @@ def node_problems(node: Obj) -> list[tuple[str, str]]:
     for c in conditions(node):
         t, s = c.get("type"), c.get("status")
         if t == "Ready" and s != "True":
-            out.append(("NotReady" if s == "False" else "NotReady (Unknown)", str(c.get("message") or c.get("reason") or "")))
+            out.append(
+                ("NotReady" if s == "False" else "NotReady (Unknown)", str(c.get("message") or c.get("reason") or ""))
+            )
         elif t in PRESSURE and s == "True":
             out.append((str(t), str(c.get("message") or c.get("reason") or "")))
     return out
@@ -46,17 +56,27 @@ def detect(ev: Evidence) -> list[Finding]:
             touched |= {ref_of(p), workload_of(ev, p)}
         what = ", ".join(p for p, _ in problems)
         conf = 0.9 if victims else (0.55 if pods else 0.4)
-        out.append(finding(
-            Category.NODE_NOT_READY, ref,
-            f"node {ref.name} is {what}" + (f"; {len(victims)} pod(s) of the app are affected" if victims else ""),
-            confidence=conf,
-            chain=(*(f"{w} is not available" for w in sorted({workload_of(ev, p) for p in victims})[:2]),
-                   *([f"{len(victims)} pod(s) on {ref.name} not ready or evicted"] if victims else []),
-                   f"Node {ref.name} {what}", problems[0][1][:160]),
-            evidence=[*[status_line(node, f"status.conditions[{p}]", m) for p, m in problems[:3]],
-                      *[event_line(e) for e in events_of(ev, node) if e.type != "Normal"][-2:]],
-            detector="node", affects=touched, details={"problems": [p for p, _ in problems]},
-        ))
+        out.append(
+            finding(
+                Category.NODE_NOT_READY,
+                ref,
+                f"node {ref.name} is {what}" + (f"; {len(victims)} pod(s) of the app are affected" if victims else ""),
+                confidence=conf,
+                chain=(
+                    *(f"{w} is not available" for w in sorted({workload_of(ev, p) for p in victims})[:2]),
+                    *([f"{len(victims)} pod(s) on {ref.name} not ready or evicted"] if victims else []),
+                    f"Node {ref.name} {what}",
+                    problems[0][1][:160],
+                ),
+                evidence=[
+                    *[status_line(node, f"status.conditions[{p}]", m) for p, m in problems[:3]],
+                    *[event_line(e) for e in events_of(ev, node) if e.type != "Normal"][-2:],
+                ],
+                detector="node",
+                affects=touched,
+                details={"problems": [p for p, _ in problems]},
+            )
+        )
     return out
 
 

@@ -28,7 +28,10 @@ def detect(ev: Evidence) -> list[Finding]:
             absent = ev.get_ref(ref) is None
             if health == "Missing" or (r.get("status") == "OutOfSync" and absent and kind in ev.kinds()):
                 text = f"status: {r.get('status')}, health: {health or '-'}"
-                missing[ref] = (0.9 if health == "Missing" else 0.7, [status_line(app, f"status.resources[{i}]", f"{kind} {ref.name}: {text}")])
+                missing[ref] = (
+                    0.9 if health == "Missing" else 0.7,
+                    [status_line(app, f"status.resources[{i}]", f"{kind} {ref.name}: {text}")],
+                )
     dest = str(dig(ev.app, "spec", "destination", "namespace") or "") if ev.app else ""
     for obj in ev.desired:
         ref = ref_of(obj)
@@ -38,7 +41,10 @@ def detect(ev: Evidence) -> list[Finding]:
             continue
         if ref.kind not in WORKLOAD_KINDS and ref.kind not in ("Service", "Ingress", "ConfigMap", "ServiceAccount"):
             continue
-        missing[ref] = (0.6, [EvidenceLine(f"git {obj.get('_source', 'repo')}", f"{ref} is declared but absent from the cluster")])
+        missing[ref] = (
+            0.6,
+            [EvidenceLine(f"git {obj.get('_source', 'repo')}", f"{ref} is declared but absent from the cluster")],
+        )
     out = []
     for ref, (conf, lines) in sorted(missing.items(), key=lambda kv: (_rank(kv[0]), kv[0])):
         touched = {ref}
@@ -49,12 +55,19 @@ def detect(ev: Evidence) -> list[Finding]:
             for svc in ev.all("Service", ref.namespace):
                 if spec(svc).get("selector") and selector_matches(spec(svc)["selector"], tmpl_labels):
                     touched.add(ref_of(svc))
-        out.append(finding(
-            Category.NOT_DEPLOYED, ref, f"{ref} is declared in Git but missing from the cluster",
-            confidence=conf,
-            chain=("Application OutOfSync / Missing", f"{ref} was never applied (or was deleted)"),
-            evidence=lines, detector="not_deployed", affects=touched, details={"labels": labels(desired) if desired else {}},
-        ))
+        out.append(
+            finding(
+                Category.NOT_DEPLOYED,
+                ref,
+                f"{ref} is declared in Git but missing from the cluster",
+                confidence=conf,
+                chain=("Application OutOfSync / Missing", f"{ref} was never applied (or was deleted)"),
+                evidence=lines,
+                detector="not_deployed",
+                affects=touched,
+                details={"labels": labels(desired) if desired else {}},
+            )
+        )
     return out
 
 

@@ -42,8 +42,14 @@ def detect(ev: Evidence) -> list[Finding]:
                             f"memory limit {limit or 'unset'} is below what the process needs",
                         ),
                         evidence=[
-                            status_line(pod, c.path(where), f"reason: OOMKilled, exitCode: {term.get('exitCode', 137)}"),
-                            *([status_line(pod, c.path("state.waiting"), c.waiting_reason)] if c.waiting_reason else []),
+                            status_line(
+                                pod, c.path(where), f"reason: OOMKilled, exitCode: {term.get('exitCode', 137)}"
+                            ),
+                            *(
+                                [status_line(pod, c.path("state.waiting"), c.waiting_reason)]
+                                if c.waiting_reason
+                                else []
+                            ),
                             *last_lines(ev, pod, c.name, 2),
                         ],
                         detector="oom",

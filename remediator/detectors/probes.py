@@ -32,7 +32,7 @@ def detect(ev: Evidence) -> list[Finding]:
         if states and all(c.ready for c in states) and not any(c.restarts for c in states):
             continue  # probes failed once but the pod is ready now
         m = PROBE.search(" ".join(e.message for e in events))
-        kind = (m.group(1).lower() if m else "liveness")
+        kind = m.group(1).lower() if m else "liveness"
         cm = CONTAINER.search(" ".join(e.message for e in events))
         specs = pod_container_specs(pod)
         cname = cm.group(1) if cm else next((c.name for c in states if not c.ready), next(iter(specs), ""))
@@ -41,18 +41,34 @@ def detect(ev: Evidence) -> list[Finding]:
         ports = [p.get("containerPort") for p in (specs.get(cname) or {}).get("ports") or [] if isinstance(p, dict)]
         names = [p.get("name") for p in (specs.get(cname) or {}).get("ports") or [] if isinstance(p, dict)]
         wrong_port = target is not None and ports and target not in ports and target not in names
-        cause = (f"{kind} probe targets port {target}, but the container listens on {ports}" if wrong_port
-                 else f"{kind} probe {dig(probe, 'httpGet', 'path') or ''} fails: {events[-1].message[:140]}")
+        cause = (
+            f"{kind} probe targets port {target}, but the container listens on {ports}"
+            if wrong_port
+            else f"{kind} probe {dig(probe, 'httpGet', 'path') or ''} fails: {events[-1].message[:140]}"
+        )
         wl = workload_of(ev, pod)
-        out.append(finding(
-            Category.PROBE_FAILURE, wl, f"{wl.name}: {cause}",
-            confidence=0.88 if wrong_port else 0.75,
-            chain=(f"{wl} is not available", f"container {cname} {'restarted' if kind != 'readiness' else 'not ready'}", cause),
-            evidence=[event_line(e) for e in events[-3:]],
-            detector="probes", affects=affects(ev, pod),
-            details={"container": cname, "probe": kind, "port": target,
-                     "initialDelaySeconds": probe.get("initialDelaySeconds")},
-        ))
+        out.append(
+            finding(
+                Category.PROBE_FAILURE,
+                wl,
+                f"{wl.name}: {cause}",
+                confidence=0.88 if wrong_port else 0.75,
+                chain=(
+                    f"{wl} is not available",
+                    f"container {cname} {'restarted' if kind != 'readiness' else 'not ready'}",
+                    cause,
+                ),
+                evidence=[event_line(e) for e in events[-3:]],
+                detector="probes",
+                affects=affects(ev, pod),
+                details={
+                    "container": cname,
+                    "probe": kind,
+                    "port": target,
+                    "initialDelaySeconds": probe.get("initialDelaySeconds"),
+                },
+            )
+        )
     return out
 
 

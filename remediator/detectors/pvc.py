@@ -9,15 +9,24 @@ from remediator.evidence.relations import dig, pod_references, spec, status, wor
 from remediator.evidence.store import Evidence, Obj, ref_of
 from remediator.model import Category, EvidenceLine, Finding, ObjectRef
 
-SIZE_HINT = re.compile(r"(?:size|capacity|disk|storage|volume)[^.]*?(?:invalid|must|minimum|at least|less than|smaller|range|\[)|"
-                       r"(?:minimum|at least)\s*\d+\s*[GMT]i?", re.I)
-MIN_SIZE = re.compile(r"(?:minimum(?: size)?(?: is| of)?|at least|must be (?:>=|greater than or equal to)|\[)\s*(\d+)\s*([GMT]i?B?)?", re.I)
+SIZE_HINT = re.compile(
+    r"(?:size|capacity|disk|storage|volume)[^.]*?(?:invalid|must|minimum|at least|less than|smaller|range|\[)|"
+    r"(?:minimum|at least)\s*\d+\s*[GMT]i?",
+    re.I,
+)
+MIN_SIZE = re.compile(
+    r"(?:minimum(?: size)?(?: is| of)?|at least|must be (?:>=|greater than or equal to)|\[)\s*(\d+)\s*([GMT]i?B?)?",
+    re.I,
+)
 
 
 def pods_using(ev: Evidence, claim: Obj) -> list[Obj]:
     ref = ref_of(claim)
-    return [p for p in ev.all("Pod", ref.namespace)
-            if any(k == "PersistentVolumeClaim" and n == ref.name for k, n, _ in pod_references(spec(p)))]
+    return [
+        p
+        for p in ev.all("Pod", ref.namespace)
+        if any(k == "PersistentVolumeClaim" and n == ref.name for k, n, _ in pod_references(spec(p)))
+    ]
 
 
 def detect(ev: Evidence) -> list[Finding]:
@@ -31,12 +40,17 @@ def detect(ev: Evidence) -> list[Finding]:
         cls_name = spec(pvc).get("storageClassName")
         cls = ev.get("StorageClass", "", str(cls_name)) if cls_name else None
         if cls_name is None:
-            defaults = [c for c in ev.all("StorageClass")
-                        if dig(c, "metadata", "annotations", "storageclass.kubernetes.io/is-default-class") == "true"]
+            defaults = [
+                c
+                for c in ev.all("StorageClass")
+                if dig(c, "metadata", "annotations", "storageclass.kubernetes.io/is-default-class") == "true"
+            ]
             cls = defaults[0] if defaults else None
         users = pods_using(ev, pvc)
         blocked = [p for p in users if status(p).get("phase") == "Pending"]
-        wffc = any(e.reason == "WaitForFirstConsumer" for e in events) or (cls is not None and cls.get("volumeBindingMode") == "WaitForFirstConsumer")
+        wffc = any(e.reason == "WaitForFirstConsumer" for e in events) or (
+            cls is not None and cls.get("volumeBindingMode") == "WaitForFirstConsumer"
+        )
         if wffc and not any(e.reason == "ProvisioningFailed" for e in events):
             continue  # normal until a pod is scheduled; the scheduler finding says why it is not
         request = dig(pvc, "spec", "resources", "requests", "storage")
@@ -49,7 +63,9 @@ def detect(ev: Evidence) -> list[Finding]:
         elif SIZE_HINT.search(text):
             m = MIN_SIZE.search(text)
             minimum = f"{m.group(1)}{(m.group(2) or 'Gi').replace('B', '')}" if m else None
-            cause = f"requested size {request} is below what StorageClass {cls_name} provisions" + (f" (minimum {minimum})" if minimum else "")
+            cause = f"requested size {request} is below what StorageClass {cls_name} provisions" + (
+                f" (minimum {minimum})" if minimum else ""
+            )
         elif any(e.reason == "ProvisioningFailed" for e in warn):
             cause = f"the provisioner of StorageClass {cls_name} fails: {next(e.message for e in warn if e.reason == 'ProvisioningFailed')[:160]}"
         elif cls is not None and cls.get("provisioner") == "kubernetes.io/no-provisioner":
@@ -68,18 +84,36 @@ def detect(ev: Evidence) -> list[Finding]:
         for p in blocked[:1]:
             lines += [event_line(e) for e in events_of(ev, p) if e.reason == "FailedScheduling"][-1:]
         if cls is not None:
-            lines.append(spec_line(cls, "provisioner", f"provisioner: {cls.get('provisioner')}, volumeBindingMode: {cls.get('volumeBindingMode', 'Immediate')}"))
-        out.append(finding(
-            Category.PVC_PENDING, ref,
-            f"{ref} ({request}, class {cls_name or 'default'}) stays Pending: {cause}",
-            confidence=0.92 if warn or (cls_name and cls is None) else 0.75,
-            chain=(*(f"{w} is not available" for w in wls[:2]),
-                   *(["Pod Pending: unbound immediate PersistentVolumeClaims"] if blocked else []),
-                   f"PersistentVolumeClaim {ref.name} Pending", cause),
-            evidence=lines, detector="pvc", affects=touched,
-            details={"request": request, "storage_class": cls_name, "minimum": minimum,
-                     "provisioner": cls.get("provisioner") if cls else None},
-        ))
+            lines.append(
+                spec_line(
+                    cls,
+                    "provisioner",
+                    f"provisioner: {cls.get('provisioner')}, volumeBindingMode: {cls.get('volumeBindingMode', 'Immediate')}",
+                )
+            )
+        out.append(
+            finding(
+                Category.PVC_PENDING,
+                ref,
+                f"{ref} ({request}, class {cls_name or 'default'}) stays Pending: {cause}",
+                confidence=0.92 if warn or (cls_name and cls is None) else 0.75,
+                chain=(
+                    *(f"{w} is not available" for w in wls[:2]),
+                    *(["Pod Pending: unbound immediate PersistentVolumeClaims"] if blocked else []),
+                    f"PersistentVolumeClaim {ref.name} Pending",
+                    cause,
+                ),
+                evidence=lines,
+                detector="pvc",
+                affects=touched,
+                details={
+                    "request": request,
+                    "storage_class": cls_name,
+                    "minimum": minimum,
+                    "provisioner": cls.get("provisioner") if cls else None,
+                },
+            )
+        )
     return out
 
 

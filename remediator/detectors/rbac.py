@@ -56,13 +56,20 @@ def detect(ev: Evidence) -> list[Finding]:
         bindings = bindings_naming(ev, sa.name)
         wrong = [(b, i, s) for b, i, s in bindings if str(s.get("namespace") or ref_of(b).namespace) != sa.namespace]
         right = [(b, i, s) for b, i, s in bindings if (b, i, s) not in wrong]
-        details: dict[str, object] = {"service_account": sa.as_dict(), "verb": verb, "resource": resource,
-                                      "group": gd.get("group") or "", "scope_namespace": gd.get("ns") or ""}
+        details: dict[str, object] = {
+            "service_account": sa.as_dict(),
+            "verb": verb,
+            "resource": resource,
+            "group": gd.get("group") or "",
+            "scope_namespace": gd.get("ns") or "",
+        }
         if wrong and not right:
             b, i, s = wrong[0]
             culprit = ref_of(b)
-            cause = (f"{culprit.kind} {culprit.name} binds ServiceAccount {sa.name} in namespace "
-                     f"{s.get('namespace')!r}, but the account runs in {sa.namespace!r}")
+            cause = (
+                f"{culprit.kind} {culprit.name} binds ServiceAccount {sa.name} in namespace "
+                f"{s.get('namespace')!r}, but the account runs in {sa.namespace!r}"
+            )
             details.update(subject_index=i, wrong_namespace=s.get("namespace"), right_namespace=sa.namespace)
             conf = 0.93
         elif right:

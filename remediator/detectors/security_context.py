@@ -5,14 +5,26 @@ from __future__ import annotations
 import re
 
 from remediator.detectors.app_messages import sync_messages
-from remediator.detectors.base import Detector, affects, container_states, controller_events, event_line, finding, scoped_pods, status_line
+from remediator.detectors.base import (
+    Detector,
+    affects,
+    container_states,
+    controller_events,
+    event_line,
+    finding,
+    scoped_pods,
+    status_line,
+)
 from remediator.evidence.relations import workload_of
 from remediator.evidence.store import Evidence, ref_of
 from remediator.model import Category, EvidenceLine, Finding, ObjectRef
 
-SECURITY = re.compile(r"runAsNonRoot and image will run as root|image has non-numeric user|violates PodSecurity|"
-                      r"unable to validate against any (?:security context constraint|pod security policy)|"
-                      r"container's runAsUser breaks non-root policy", re.I)
+SECURITY = re.compile(
+    r"runAsNonRoot and image will run as root|image has non-numeric user|violates PodSecurity|"
+    r"unable to validate against any (?:security context constraint|pod security policy)|"
+    r"container's runAsUser breaks non-root policy",
+    re.I,
+)
 
 
 def detect(ev: Evidence) -> list[Finding]:
@@ -46,11 +58,19 @@ def detect(ev: Evidence) -> list[Finding]:
             cause = "runAsNonRoot is set but the image runs as root (or a non-numeric user)"
         else:
             cause = "the security policy rejects the pod's security context"
-        out.append(finding(
-            Category.SECURITY_CONTEXT, wl, f"{wl}: {cause}",
-            confidence=0.92, chain=(f"{wl} is not available", "pods are rejected or cannot start", cause),
-            evidence=lines, detector="security_context", affects=touched, details={"message": text[:300]},
-        ))
+        out.append(
+            finding(
+                Category.SECURITY_CONTEXT,
+                wl,
+                f"{wl}: {cause}",
+                confidence=0.92,
+                chain=(f"{wl} is not available", "pods are rejected or cannot start", cause),
+                evidence=lines,
+                detector="security_context",
+                affects=touched,
+                details={"message": text[:300]},
+            )
+        )
     return out
 
 

@@ -14,14 +14,20 @@ def ready_addresses(ev: Evidence, svc: Obj) -> int | None:
     """Ready endpoint count from Endpoints or EndpointSlices; None when neither was captured."""
     ref = ref_of(svc)
     ep = ev.get("Endpoints", ref.namespace, ref.name)
-    slices = [s for s in ev.all("EndpointSlice", ref.namespace) if labels(s).get("kubernetes.io/service-name") == ref.name]
+    slices = [
+        s for s in ev.all("EndpointSlice", ref.namespace) if labels(s).get("kubernetes.io/service-name") == ref.name
+    ]
     if ep is None and not slices:
         return None
     n = 0
     if ep is not None:
         n += sum(len(s.get("addresses") or []) for s in ep.get("subsets") or [] if isinstance(s, dict))
     for s in slices:
-        n += sum(1 for e in s.get("endpoints") or [] if isinstance(e, dict) and (e.get("conditions") or {}).get("ready", True))
+        n += sum(
+            1
+            for e in s.get("endpoints") or []
+            if isinstance(e, dict) and (e.get("conditions") or {}).get("ready", True)
+        )
     return n
 
 
@@ -30,7 +36,9 @@ def _port_ok(port: dict[str, Any], pods: list[Obj]) -> bool:
     for p in pods:
         for c in containers(spec(p), init=False):
             for cp in c.get("ports") or []:
-                if isinstance(cp, dict) and (cp.get("containerPort") == target or (isinstance(target, str) and cp.get("name") == target)):
+                if isinstance(cp, dict) and (
+                    cp.get("containerPort") == target or (isinstance(target, str) and cp.get("name") == target)
+                ):
                     return True
             if not c.get("ports") and isinstance(target, int):
                 return True  # ports need not be declared to be served
@@ -47,13 +55,19 @@ def detect(ev: Evidence) -> list[Finding]:
         ready = ready_addresses(ev, svc)
         if not sel:
             if ready == 0 or (ready is None and "Endpoints" in ev.kinds() and spec(svc).get("clusterIP") != "None"):
-                out.append(finding(
-                    Category.SERVICE_NO_ENDPOINTS, ref,
-                    f"{ref} has no selector and no Endpoints: nothing backs it",
-                    confidence=0.6, chain=(f"clients of {ref.name} cannot connect", "Service without selector has no Endpoints"),
-                    evidence=[spec_line(svc, "spec.selector", "(none)")], detector="service_endpoints", affects={ref},
-                    details={"selector": None},
-                ))
+                out.append(
+                    finding(
+                        Category.SERVICE_NO_ENDPOINTS,
+                        ref,
+                        f"{ref} has no selector and no Endpoints: nothing backs it",
+                        confidence=0.6,
+                        chain=(f"clients of {ref.name} cannot connect", "Service without selector has no Endpoints"),
+                        evidence=[spec_line(svc, "spec.selector", "(none)")],
+                        detector="service_endpoints",
+                        affects={ref},
+                        details={"selector": None},
+                    )
+                )
             continue
         if ready:
             continue
@@ -61,8 +75,13 @@ def detect(ev: Evidence) -> list[Finding]:
         ports = [p for p in spec(svc).get("ports") or [] if isinstance(p, dict)]
         if not pods:
             # Which workload was meant? The one in the namespace whose labels share a key.
-            near = sorted({workload_of(ev, p) for p in ev.all("Pod", ref.namespace)
-                           if set(sel) & set(labels(p)) and ev.in_focus(workload_of(ev, p))})
+            near = sorted(
+                {
+                    workload_of(ev, p)
+                    for p in ev.all("Pod", ref.namespace)
+                    if set(sel) & set(labels(p)) and ev.in_focus(workload_of(ev, p))
+                }
+            )
             if not near and ready is None:
                 continue
             cause = f"selector {sel} matches no pod"
@@ -79,13 +98,22 @@ def detect(ev: Evidence) -> list[Finding]:
             conf = 0.85
         touched: set[ObjectRef] = {ref}
         touched |= {workload_of(ev, p) for p in pods}
-        out.append(finding(
-            Category.SERVICE_NO_ENDPOINTS, ref, f"{ref} has no ready endpoints: {cause}",
-            confidence=conf, chain=(f"clients of {ref.name} cannot connect", f"Service {ref.name} has no ready endpoints", cause),
-            evidence=[spec_line(svc, "spec.selector", str(sel)),
-                      *([status_line(svc, "endpoints", "0 ready addresses")] if ready == 0 else [])],
-            detector="service_endpoints", affects=touched, details={"selector": sel},
-        ))
+        out.append(
+            finding(
+                Category.SERVICE_NO_ENDPOINTS,
+                ref,
+                f"{ref} has no ready endpoints: {cause}",
+                confidence=conf,
+                chain=(f"clients of {ref.name} cannot connect", f"Service {ref.name} has no ready endpoints", cause),
+                evidence=[
+                    spec_line(svc, "spec.selector", str(sel)),
+                    *([status_line(svc, "endpoints", "0 ready addresses")] if ready == 0 else []),
+                ],
+                detector="service_endpoints",
+                affects=touched,
+                details={"selector": sel},
+            )
+        )
     return out
 
 

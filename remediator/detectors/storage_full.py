@@ -6,6 +6,7 @@ import re
 
 from remediator.detectors.base import (
     Detector,
+    LogHit,
     affects,
     event_line,
     events_of,
@@ -21,8 +22,11 @@ from remediator.evidence.relations import dig, spec, status, workload_of
 from remediator.evidence.store import Evidence, Obj, ref_of
 from remediator.model import Category, EvidenceLine, Finding, ObjectRef
 
-EVICTED = re.compile(r"ephemeral local storage usage exceeds|Usage of EmptyDir volume \"[^\"]+\" exceeds|"
-                     r"low on resource: ephemeral-storage|was using \S+, which exceeds its request", re.I)
+EVICTED = re.compile(
+    r"ephemeral local storage usage exceeds|Usage of EmptyDir volume \"[^\"]+\" exceeds|"
+    r"low on resource: ephemeral-storage|was using \S+, which exceeds its request",
+    re.I,
+)
 PATH = re.compile(r"(/[\w.@-]+(?:/[\w.@-]+)*)")
 
 
@@ -43,7 +47,7 @@ def volume_for(pod: Obj, container: str, text: str) -> ObjectRef | None:
 
 def detect(ev: Evidence) -> list[Finding]:
     hits = scan_logs(ev, LOG_SIGNATURES, "core")["disk"]
-    by_pod: dict[tuple[str, str], list] = {}
+    by_pod: dict[tuple[str, str], list[LogHit]] = {}
     for h in hits:
         by_pod.setdefault((h.log.namespace, h.log.pod), []).append(h)
     out = []
@@ -59,15 +63,33 @@ def detect(ev: Evidence) -> list[Finding]:
             continue
         wl = workload_of(ev, pod)
         claim = next((c for h in phits if (c := volume_for(pod, h.log.container, h.line))), None)
-        cause = (f"volume {claim.name} is full" if claim else
-                 "ephemeral storage / emptyDir exceeds its limit" if not phits else "the container's filesystem is full")
-        out.append(finding(
-            Category.STORAGE_FULL, claim or wl, f"{wl}: {cause} (no space left on device)" if phits else f"{wl}: {cause}",
-            confidence=0.88, chain=(f"{wl} fails or is evicted", "writes fail: no space left on device" if phits else "pod evicted", cause),
-            evidence=lines, detector="storage_full", affects=affects(ev, pod) | ({claim} if claim else set()),
-            details={"claim": claim.as_dict() if claim else None, "message": lines[0].text[:200]},
-        ))
+        cause = (
+            f"volume {claim.name} is full"
+            if claim
+            else "ephemeral storage / emptyDir exceeds its limit"
+            if not phits
+            else "the container's filesystem is full"
+        )
+        out.append(
+            finding(
+                Category.STORAGE_FULL,
+                claim or wl,
+                f"{wl}: {cause} (no space left on device)" if phits else f"{wl}: {cause}",
+                confidence=0.88,
+                chain=(
+                    f"{wl} fails or is evicted",
+                    "writes fail: no space left on device" if phits else "pod evicted",
+                    cause,
+                ),
+                evidence=lines,
+                detector="storage_full",
+                affects=affects(ev, pod) | ({claim} if claim else set()),
+                details={"claim": claim.as_dict() if claim else None, "message": lines[0].text[:200]},
+            )
+        )
     return out
 
 
-DETECTOR = Detector("storage_full", (Category.STORAGE_FULL,), detect, "no space left on device / ephemeral-storage eviction")
+DETECTOR = Detector(
+    "storage_full", (Category.STORAGE_FULL,), detect, "no space left on device / ephemeral-storage eviction"
+)

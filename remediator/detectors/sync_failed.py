@@ -38,12 +38,19 @@ def detect(ev: Evidence) -> list[Finding]:
     out = []
     for ref, lines in found.items():
         cause = why(texts[ref])
-        out.append(finding(
-            Category.SYNC_FAILED, ref, f"Argo CD cannot apply {ref}: {cause}",
-            confidence=0.9 if ref.kind != "Application" else 0.75,
-            chain=("Application sync failed", f"{ref} rejected", cause),
-            evidence=lines, detector="sync_failed", affects={ref}, details={"message": texts[ref][:300]},
-        ))
+        out.append(
+            finding(
+                Category.SYNC_FAILED,
+                ref,
+                f"Argo CD cannot apply {ref}: {cause}",
+                confidence=0.9 if ref.kind != "Application" else 0.75,
+                chain=("Application sync failed", f"{ref} rejected", cause),
+                evidence=lines,
+                detector="sync_failed",
+                affects={ref},
+                details={"message": texts[ref][:300]},
+            )
+        )
     return out
 
 

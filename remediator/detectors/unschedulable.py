@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import re
 
-from remediator.detectors.base import Detector, affects, event_line, events_of, finding, scoped_pods, status_line
+from remediator.detectors.base import (
+    Detector,
+    affects,
+    event_line,
+    events_of,
+    finding,
+    scoped_pods,
+    status_line,
+)
 from remediator.evidence.relations import condition, status, workload_of
 from remediator.evidence.store import Evidence
 from remediator.model import Category, Finding
@@ -14,12 +22,14 @@ PVC_MSG = re.compile(r"unbound (?:immediate )?PersistentVolumeClaims|persistentv
 
 def why(msg: str) -> str:
     reasons = []
-    for rx, label in ((r"Insufficient (\w[\w./-]*)", "not enough {0} on any node"),
-                      (r"untolerated taint|had taint", "node taints the pod does not tolerate"),
-                      (r"didn't match (?:Pod's )?node (?:affinity|selector)", "no node matches the pod's node selector/affinity"),
-                      (r"didn't match pod (?:anti-)?affinity", "pod (anti-)affinity rules"),
-                      (r"Too many pods", "nodes are full (max pods)"),
-                      (r"node\(s\) had volume node affinity conflict", "volume node affinity conflict")):
+    for rx, label in (
+        (r"Insufficient (\w[\w./-]*)", "not enough {0} on any node"),
+        (r"untolerated taint|had taint", "node taints the pod does not tolerate"),
+        (r"didn't match (?:Pod's )?node (?:affinity|selector)", "no node matches the pod's node selector/affinity"),
+        (r"didn't match pod (?:anti-)?affinity", "pod (anti-)affinity rules"),
+        (r"Too many pods", "nodes are full (max pods)"),
+        (r"node\(s\) had volume node affinity conflict", "volume node affinity conflict"),
+    ):
         m = re.search(rx, msg, re.I)
         if m:
             reasons.append(label.format(*m.groups()))
@@ -38,16 +48,32 @@ def detect(ev: Evidence) -> list[Finding]:
         msg = (events[-1].message if events else "") or str((cond or {}).get("message", ""))
         pvc_related = bool(PVC_MSG.search(msg))
         wl = workload_of(ev, pod)
-        out.append(finding(
-            Category.UNSCHEDULABLE, wl,
-            f"pods of {wl} cannot be scheduled: {why(msg)}",
-            confidence=0.6 if pvc_related else 0.85,
-            chain=(f"{wl} is not available", f"Pod {pod['metadata']['name']} Pending (Unschedulable)", why(msg)),
-            evidence=[*([status_line(pod, "status.conditions[PodScheduled]", f"{cond.get('reason')}: {cond.get('message', '')}")] if cond else []),
-                      *[event_line(e) for e in events[-2:]]],
-            detector="unschedulable", affects=affects(ev, pod),
-            details={"message": msg},
-        ))
+        out.append(
+            finding(
+                Category.UNSCHEDULABLE,
+                wl,
+                f"pods of {wl} cannot be scheduled: {why(msg)}",
+                confidence=0.6 if pvc_related else 0.85,
+                chain=(f"{wl} is not available", f"Pod {pod['metadata']['name']} Pending (Unschedulable)", why(msg)),
+                evidence=[
+                    *(
+                        [
+                            status_line(
+                                pod,
+                                "status.conditions[PodScheduled]",
+                                f"{cond.get('reason')}: {cond.get('message', '')}",
+                            )
+                        ]
+                        if cond
+                        else []
+                    ),
+                    *[event_line(e) for e in events[-2:]],
+                ],
+                detector="unschedulable",
+                affects=affects(ev, pod),
+                details={"message": msg},
+            )
+        )
     return out
 
 

@@ -9,9 +9,12 @@ from remediator.evidence.relations import dig, spec, status, workload_of
 from remediator.evidence.store import Evidence, Obj, ref_of
 from remediator.model import Category, Finding, ObjectRef
 
-ATTACH = re.compile(r"Multi-Attach error for volume \"(?P<vol>[^\"]+)\"|AttachVolume\.Attach failed for volume \"(?P<vol2>[^\"]+)\"|"
-                    r"Unable to attach or mount volumes: unmounted volumes=\[(?P<names>[^\]]*)\]|"
-                    r"MountVolume\.(?:MountDevice|WaitForAttach) failed for volume \"(?P<vol3>[^\"]+)\"", re.I)
+ATTACH = re.compile(
+    r"Multi-Attach error for volume \"(?P<vol>[^\"]+)\"|AttachVolume\.Attach failed for volume \"(?P<vol2>[^\"]+)\"|"
+    r"Unable to attach or mount volumes: unmounted volumes=\[(?P<names>[^\]]*)\]|"
+    r"MountVolume\.(?:MountDevice|WaitForAttach) failed for volume \"(?P<vol3>[^\"]+)\"",
+    re.I,
+)
 NOT_OURS = re.compile(r'(?:secret|configmap)s? "[^"]+" not found', re.I)
 
 
@@ -24,7 +27,9 @@ def claim_for(ev: Evidence, pod: Obj, volume: str) -> ObjectRef | None:
     for v in spec(pod).get("volumes") or []:
         if isinstance(v, dict) and v.get("name") == volume and dig(v, "persistentVolumeClaim", "claimName"):
             return ObjectRef("PersistentVolumeClaim", ns, str(v["persistentVolumeClaim"]["claimName"]))
-    claims = [dig(v, "persistentVolumeClaim", "claimName") for v in spec(pod).get("volumes") or [] if isinstance(v, dict)]
+    claims = [
+        dig(v, "persistentVolumeClaim", "claimName") for v in spec(pod).get("volumes") or [] if isinstance(v, dict)
+    ]
     claims = [c for c in claims if c]
     return ObjectRef("PersistentVolumeClaim", ns, str(claims[0])) if len(claims) == 1 else None
 
@@ -33,9 +38,14 @@ def detect(ev: Evidence) -> list[Finding]:
     out = []
     for pod in scoped_pods(ev):
         if status(pod).get("phase") == "Running" and all(
-                c.get("ready") for c in status(pod).get("containerStatuses") or [] if isinstance(c, dict)):
+            c.get("ready") for c in status(pod).get("containerStatuses") or [] if isinstance(c, dict)
+        ):
             continue
-        events = [e for e in events_of(ev, pod) if e.type != "Normal" and ATTACH.search(e.message) and not NOT_OURS.search(e.message)]
+        events = [
+            e
+            for e in events_of(ev, pod)
+            if e.type != "Normal" and ATTACH.search(e.message) and not NOT_OURS.search(e.message)
+        ]
         if not events:
             continue
         m = ATTACH.search(events[-1].message)
@@ -44,16 +54,27 @@ def detect(ev: Evidence) -> list[Finding]:
         wl = workload_of(ev, pod)
         claim = claim_for(ev, pod, vol)
         multi = "Multi-Attach" in events[-1].message
-        cause = ("the ReadWriteOnce volume is still attached to another pod/node (Multi-Attach)" if multi
-                 else f"volume {vol} cannot be attached or mounted in time")
-        out.append(finding(
-            Category.VOLUME_ATTACH, claim or wl, f"pod of {wl} cannot start: {cause}",
-            confidence=0.88, chain=(f"{wl} is not available", f"Pod {ref_of(pod).name} ContainerCreating", cause),
-            evidence=[event_line(e) for e in events[-3:]], detector="volume_attach",
-            affects=affects(ev, pod) | ({claim} if claim else set()),
-            details={"volume": vol, "multi_attach": multi, "workload": wl.as_dict()},
-        ))
+        cause = (
+            "the ReadWriteOnce volume is still attached to another pod/node (Multi-Attach)"
+            if multi
+            else f"volume {vol} cannot be attached or mounted in time"
+        )
+        out.append(
+            finding(
+                Category.VOLUME_ATTACH,
+                claim or wl,
+                f"pod of {wl} cannot start: {cause}",
+                confidence=0.88,
+                chain=(f"{wl} is not available", f"Pod {ref_of(pod).name} ContainerCreating", cause),
+                evidence=[event_line(e) for e in events[-3:]],
+                detector="volume_attach",
+                affects=affects(ev, pod) | ({claim} if claim else set()),
+                details={"volume": vol, "multi_attach": multi, "workload": wl.as_dict()},
+            )
+        )
     return out
 
 
-DETECTOR = Detector("volume_attach", (Category.VOLUME_ATTACH,), detect, "FailedAttachVolume / Multi-Attach / mount timeouts")
+DETECTOR = Detector(
+    "volume_attach", (Category.VOLUME_ATTACH,), detect, "FailedAttachVolume / Multi-Attach / mount timeouts"
+)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from remediator.errors import InputError
 from remediator.evidence.relations import dig
 from remediator.evidence.snapshot import iter_objects, parse_documents
 from remediator.evidence.store import Obj
-from remediator.errors import InputError
 
 SKIP = {"kustomization.yaml", "kustomization.yml", "Kustomization", "Chart.yaml"}
 

@@ -33,8 +33,15 @@ OK = HealthStatus(Health.HEALTHY)
 # Waiting reasons that mean the container will not start without a change.
 BAD_WAITING = frozenset(
     {
-        "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull",
-        "CreateContainerConfigError", "CreateContainerError", "RunContainerError", "StartError",
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "ErrImageNeverPull",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+        "StartError",
     }
 )
 
@@ -49,17 +56,27 @@ def deployment(obj: Obj) -> HealthStatus:
     if spec(obj).get("paused"):
         return HealthStatus(Health.SUSPENDED, "Deployment is paused")
     if not _generation_observed(obj):
-        return HealthStatus(Health.PROGRESSING, "Waiting for rollout to finish: observed deployment generation less than desired generation")
+        return HealthStatus(
+            Health.PROGRESSING,
+            "Waiting for rollout to finish: observed deployment generation less than desired generation",
+        )
     prog = condition(obj, "Progressing")
     if prog and prog.get("reason") == "ProgressDeadlineExceeded":
-        return HealthStatus(Health.DEGRADED, f'Deployment "{dig(obj, "metadata", "name")}" exceeded its progress deadline')
+        return HealthStatus(
+            Health.DEGRADED, f'Deployment "{dig(obj, "metadata", "name")}" exceeded its progress deadline'
+        )
     st = status(obj)
     want = spec(obj).get("replicas", 1)
     updated = st.get("updatedReplicas", 0) or 0
     if want is not None and updated < want:
-        return HealthStatus(Health.PROGRESSING, f"Waiting for rollout to finish: {updated} out of {want} new replicas have been updated...")
+        return HealthStatus(
+            Health.PROGRESSING,
+            f"Waiting for rollout to finish: {updated} out of {want} new replicas have been updated...",
+        )
     if (st.get("replicas", 0) or 0) > updated:
-        return HealthStatus(Health.PROGRESSING, "Waiting for rollout to finish: old replicas are pending termination...")
+        return HealthStatus(
+            Health.PROGRESSING, "Waiting for rollout to finish: old replicas are pending termination..."
+        )
     if (st.get("availableReplicas", 0) or 0) < updated:
         return HealthStatus(Health.PROGRESSING, "Waiting for rollout to finish: updated replicas are available...")
     return OK
@@ -79,11 +96,17 @@ def statefulset(obj: Obj) -> HealthStatus:
 
 def daemonset(obj: Obj) -> HealthStatus:
     if not _generation_observed(obj):
-        return HealthStatus(Health.PROGRESSING, "Waiting for rollout to finish: observed daemon set generation less than desired generation")
+        return HealthStatus(
+            Health.PROGRESSING,
+            "Waiting for rollout to finish: observed daemon set generation less than desired generation",
+        )
     st = status(obj)
     want = st.get("desiredNumberScheduled", 0) or 0
     if (st.get("updatedNumberScheduled", 0) or 0) < want or (st.get("numberAvailable", 0) or 0) < want:
-        return HealthStatus(Health.PROGRESSING, f"Waiting for daemon set rollout to finish: {st.get('numberAvailable', 0)} of {want} updated pods are available...")
+        return HealthStatus(
+            Health.PROGRESSING,
+            f"Waiting for daemon set rollout to finish: {st.get('numberAvailable', 0)} of {want} updated pods are available...",
+        )
     return OK
 
 
@@ -103,7 +126,9 @@ def pod(obj: Obj) -> HealthStatus:
     if phase == "Succeeded":
         return OK
     if phase == "Failed":
-        return HealthStatus(Health.DEGRADED, str(status(obj).get("message") or status(obj).get("reason") or "pod failed"))
+        return HealthStatus(
+            Health.DEGRADED, str(status(obj).get("message") or status(obj).get("reason") or "pod failed")
+        )
     if phase == "Running":
         if restart != "Always":
             return OK

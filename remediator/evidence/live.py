@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from remediator.errors import ForbiddenError, InputError, NotFoundError, PermanentError, TemporaryError, truncate
+from remediator.errors import (
+    ForbiddenError,
+    InputError,
+    NotFoundError,
+    PermanentError,
+    TemporaryError,
+    truncate,
+)
 from remediator.evidence.scope import apply_scope
 from remediator.evidence.snapshot import add_object, iter_objects
 from remediator.evidence.store import Evidence, LogFile, Obj, ref_of
@@ -75,7 +82,9 @@ CLUSTER = [
     Resource("ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", False),
     Resource("IngressClass", "networking.k8s.io/v1", "ingressclasses", False),
     Resource("PriorityClass", "scheduling.k8s.io/v1", "priorityclasses", False),
-    Resource("ValidatingWebhookConfiguration", "admissionregistration.k8s.io/v1", "validatingwebhookconfigurations", False),
+    Resource(
+        "ValidatingWebhookConfiguration", "admissionregistration.k8s.io/v1", "validatingwebhookconfigurations", False
+    ),
     Resource("MutatingWebhookConfiguration", "admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations", False),
     Resource("ClusterSecretStore", "external-secrets.io/v1beta1", "clustersecretstores", False),
 ]
@@ -107,8 +116,9 @@ def _translate(e: Exception, what: str) -> Exception:
 class LiveSource:
     """Reads one app's evidence from the cluster."""
 
-    def __init__(self, api: Any, *, argocd_namespace: str = "argocd", tail: int = 500, timeout: float = 15.0,
-                 page: int = PAGE) -> None:
+    def __init__(
+        self, api: Any, *, argocd_namespace: str = "argocd", tail: int = 500, timeout: float = 15.0, page: int = PAGE
+    ) -> None:
         self.api = api
         self.page = page
         self.argocd_namespace = argocd_namespace
@@ -116,20 +126,28 @@ class LiveSource:
         self.timeout = timeout
 
     @classmethod
-    def from_kubeconfig(cls, *, kubeconfig: Path | None = None, context: str | None = None,
-                        argocd_namespace: str = "argocd", tail: int = 500, timeout: float = 15.0,
-                        page: int = PAGE) -> LiveSource:
+    def from_kubeconfig(
+        cls,
+        *,
+        kubeconfig: Path | None = None,
+        context: str | None = None,
+        argocd_namespace: str = "argocd",
+        tail: int = 500,
+        timeout: float = 15.0,
+        page: int = PAGE,
+    ) -> LiveSource:
         cfg = k8s.Configuration()
         try:
             if kubeconfig is not None and not kubeconfig.exists():
                 raise InputError(f"{kubeconfig}: kubeconfig does not exist")
             try:
-                k8s_config.load_kube_config(config_file=str(kubeconfig) if kubeconfig else None, context=context,
-                                            client_configuration=cfg)
+                k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                    config_file=str(kubeconfig) if kubeconfig else None, context=context, client_configuration=cfg
+                )
             except (ConfigException, FileNotFoundError):
                 if kubeconfig is not None or context is not None:
                     raise
-                k8s_config.load_incluster_config(client_configuration=cfg)
+                k8s_config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
         except ConfigException as e:
             raise InputError(f"kubeconfig: {truncate(str(e), 200)}") from e
         return cls(k8s.ApiClient(cfg), argocd_namespace=argocd_namespace, tail=tail, timeout=timeout, page=page)
@@ -138,7 +156,8 @@ class LiveSource:
     def _call(self, path: str, query: list[tuple[str, Any]], accept: str) -> bytes:
         """One GET through the client's own serialisation, auth and transport."""
         method, url, headers, _, _ = self.api.param_serialize(
-            "GET", path, query_params=query, header_params={"Accept": accept}, auth_settings=["BearerToken"])
+            "GET", path, query_params=query, header_params={"Accept": accept}, auth_settings=["BearerToken"]
+        )
         resp = self.api.call_api(method, url, header_params=headers, _request_timeout=self.timeout)
         data: bytes = resp.read()
         if not 200 <= resp.status < 300:
@@ -186,7 +205,7 @@ class LiveSource:
         ev = Evidence()
         try:
             application = self._get(f"{APPLICATIONS.path(self.argocd_namespace)}/{app}")
-        except Exception as e:  # noqa: BLE001 - translated right here
+        except Exception as e:
             err = _translate(e, f"get application {self.argocd_namespace}/{app}")
             if isinstance(err, NotFoundError):
                 raise NotFoundError(f"application {app!r} not found in namespace {self.argocd_namespace}") from e
@@ -211,12 +230,14 @@ class LiveSource:
         what = f"list {res.plural}" + (f" in {namespace}" if namespace else "")
         try:
             items = self._list(res, namespace)
-        except Exception as e:  # noqa: BLE001 - translated; partial evidence is normal
+        except Exception as e:
             err = _translate(e, what)
             if not isinstance(err, NotFoundError):  # an absent CRD is not worth a warning
                 ev.errors.append(str(err))
             return
-        for obj in iter_objects({"kind": f"{res.kind}List", "apiVersion": res.group_version, "items": items}, what, ev.errors):
+        for obj in iter_objects(
+            {"kind": f"{res.kind}List", "apiVersion": res.group_version, "items": items}, what, ev.errors
+        ):
             if obj.get("kind") == "Secret":
                 obj = {k: v for k, v in obj.items() if k not in ("data", "stringData")}  # metadata only
             add_object(ev, obj, res.path(namespace))
@@ -225,14 +246,19 @@ class LiveSource:
         for pod in ev.scoped("Pod"):
             ref = ref_of(pod)
             spec = pod.get("spec") or {}
-            names = [str(c.get("name")) for key in ("initContainers", "containers") for c in spec.get(key) or [] if isinstance(c, dict)]
+            names = [
+                str(c.get("name"))
+                for key in ("initContainers", "containers")
+                for c in spec.get(key) or []
+                if isinstance(c, dict)
+            ]
             for cname in names:
                 for previous in (False, True):
                     suffix = ".previous.log" if previous else ".log"
                     path = f"logs/{ref.namespace}/{ref.name}/{cname}{suffix}"
                     try:
                         lines = self._log(ref.namespace, ref.name, cname, previous)
-                    except Exception as e:  # noqa: BLE001 - translated; one log must not stop the rest
+                    except Exception as e:
                         ev.errors.append(str(_translate(e, f"read log {path}")))
                         continue
                     if lines is not None:

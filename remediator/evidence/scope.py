@@ -73,9 +73,10 @@ def _expand(ev: Evidence, focus: set[ObjectRef], namespaces: set[str]) -> None:
             if top_owner(ev, obj) in focus:
                 focus.update(chain)
     for ref in list(focus):
-        obj = ev.get_ref(ref)
-        if obj is None:
+        found = ev.get_ref(ref)
+        if found is None:
             continue
+        obj = found
         ns = ref.namespace
         if ns:
             namespaces.add(ns)
@@ -108,8 +109,9 @@ def _expand(ev: Evidence, focus: set[ObjectRef], namespaces: set[str]) -> None:
     # Claims → classes and volumes.
     for ref in list(focus):
         if ref.kind == "PersistentVolumeClaim":
-            obj = ev.get_ref(ref)
-            if obj is not None:
+            claim = ev.get_ref(ref)
+            if claim is not None:
+                obj = claim
                 if spec(obj).get("storageClassName"):
                     focus.add(ObjectRef("StorageClass", "", str(spec(obj)["storageClassName"])))
                 if spec(obj).get("volumeName"):

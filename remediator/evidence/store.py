@@ -18,11 +18,26 @@ Obj = dict[str, Any]
 
 CLUSTER_SCOPED = frozenset(
     {
-        "Node", "Namespace", "PersistentVolume", "StorageClass", "ClusterRole", "ClusterRoleBinding",
-        "IngressClass", "PriorityClass", "ValidatingWebhookConfiguration",
-        "MutatingWebhookConfiguration", "CustomResourceDefinition", "ClusterSecretStore",
-        "RuntimeClass", "APIService", "CSIDriver", "CSINode", "VolumeAttachment", "ClusterIssuer",
-        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+        "Node",
+        "Namespace",
+        "PersistentVolume",
+        "StorageClass",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "IngressClass",
+        "PriorityClass",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+        "CustomResourceDefinition",
+        "ClusterSecretStore",
+        "RuntimeClass",
+        "APIService",
+        "CSIDriver",
+        "CSINode",
+        "VolumeAttachment",
+        "ClusterIssuer",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     }
 )
 
@@ -187,9 +202,10 @@ class Evidence:
         for logs in self._logs.values():
             yield from logs
 
-    def memo(self, key: str) -> dict[str, Any]:
+    def memo(self, key: str) -> dict[Any, Any]:
         """A per-store scratch dict for derived indexes shared by detectors."""
-        return self._cache.setdefault(key, {})
+        scratch: dict[Any, Any] = self._cache.setdefault(key, {})
+        return scratch
 
     def __len__(self) -> int:
         return len(self._objects)

@@ -43,22 +43,38 @@ def write_snapshot(ev: Evidence, out: Path) -> int:
             path = tmp / "objects" / _safe(ns) / f"{_safe(kind)}.yaml"
             path.parent.mkdir(parents=True, exist_ok=True)
             objs.sort(key=lambda o: ref_of(o).name)
-            path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": objs}, sort_keys=False), encoding="utf-8")
+            path.write_text(
+                yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": objs}, sort_keys=False), encoding="utf-8"
+            )
             count += 1
         events = list(ev.all_events())
         if events:
             by_ns: dict[str, list[Obj]] = defaultdict(list)
             for i, e in enumerate(events):
-                by_ns[e.involved.namespace or "_cluster"].append({
-                    "apiVersion": "v1", "kind": "Event",
-                    "metadata": {"name": f"{e.involved.name}.{i}", "namespace": e.involved.namespace},
-                    "involvedObject": {"kind": e.involved.kind, "namespace": e.involved.namespace, "name": e.involved.name},
-                    "reason": e.reason, "message": e.message, "type": e.type, "count": e.count, "lastTimestamp": e.time or None,
-                })
+                by_ns[e.involved.namespace or "_cluster"].append(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Event",
+                        "metadata": {"name": f"{e.involved.name}.{i}", "namespace": e.involved.namespace},
+                        "involvedObject": {
+                            "kind": e.involved.kind,
+                            "namespace": e.involved.namespace,
+                            "name": e.involved.name,
+                        },
+                        "reason": e.reason,
+                        "message": e.message,
+                        "type": e.type,
+                        "count": e.count,
+                        "lastTimestamp": e.time or None,
+                    }
+                )
             for ns, items in by_ns.items():
                 path = tmp / "events" / f"{_safe(ns)}.yaml"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "EventList", "items": items}, sort_keys=False), encoding="utf-8")
+                path.write_text(
+                    yaml.safe_dump({"apiVersion": "v1", "kind": "EventList", "items": items}, sort_keys=False),
+                    encoding="utf-8",
+                )
                 count += 1
         for log in ev.all_logs():
             name = f"{_safe(log.container)}{'.previous' if log.previous else ''}.log"
@@ -69,7 +85,11 @@ def write_snapshot(ev: Evidence, out: Path) -> int:
         for i, p in enumerate(ev.probes):
             path = tmp / "probes" / f"probe-{i}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
-            body = {"url": p.url, "status": p.status, "body": p.body} if p.error is None else {"url": p.url, "error": p.error}
+            body = (
+                {"url": p.url, "status": p.status, "body": p.body}
+                if p.error is None
+                else {"url": p.url, "error": p.error}
+            )
             path.write_text(json.dumps(body, indent=2), encoding="utf-8")
             count += 1
         if out.exists():

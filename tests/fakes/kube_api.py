@@ -20,22 +20,35 @@ from remediator.evidence.snapshot import load_snapshot
 
 # kind -> (group/version, plural): the real REST names, written out here independently.
 KINDS = {
-    "Pod": ("v1", "pods"), "Service": ("v1", "services"), "Endpoints": ("v1", "endpoints"),
-    "ConfigMap": ("v1", "configmaps"), "Secret": ("v1", "secrets"),
-    "PersistentVolumeClaim": ("v1", "persistentvolumeclaims"), "ServiceAccount": ("v1", "serviceaccounts"),
-    "ResourceQuota": ("v1", "resourcequotas"), "LimitRange": ("v1", "limitranges"), "Event": ("v1", "events"),
-    "Node": ("v1", "nodes"), "PersistentVolume": ("v1", "persistentvolumes"),
-    "Deployment": ("apps/v1", "deployments"), "ReplicaSet": ("apps/v1", "replicasets"),
-    "StatefulSet": ("apps/v1", "statefulsets"), "DaemonSet": ("apps/v1", "daemonsets"),
-    "Job": ("batch/v1", "jobs"), "CronJob": ("batch/v1", "cronjobs"),
-    "Ingress": ("networking.k8s.io/v1", "ingresses"), "NetworkPolicy": ("networking.k8s.io/v1", "networkpolicies"),
+    "Pod": ("v1", "pods"),
+    "Service": ("v1", "services"),
+    "Endpoints": ("v1", "endpoints"),
+    "ConfigMap": ("v1", "configmaps"),
+    "Secret": ("v1", "secrets"),
+    "PersistentVolumeClaim": ("v1", "persistentvolumeclaims"),
+    "ServiceAccount": ("v1", "serviceaccounts"),
+    "ResourceQuota": ("v1", "resourcequotas"),
+    "LimitRange": ("v1", "limitranges"),
+    "Event": ("v1", "events"),
+    "Node": ("v1", "nodes"),
+    "PersistentVolume": ("v1", "persistentvolumes"),
+    "Deployment": ("apps/v1", "deployments"),
+    "ReplicaSet": ("apps/v1", "replicasets"),
+    "StatefulSet": ("apps/v1", "statefulsets"),
+    "DaemonSet": ("apps/v1", "daemonsets"),
+    "Job": ("batch/v1", "jobs"),
+    "CronJob": ("batch/v1", "cronjobs"),
+    "Ingress": ("networking.k8s.io/v1", "ingresses"),
+    "NetworkPolicy": ("networking.k8s.io/v1", "networkpolicies"),
     "IngressClass": ("networking.k8s.io/v1", "ingressclasses"),
     "EndpointSlice": ("discovery.k8s.io/v1", "endpointslices"),
     "HorizontalPodAutoscaler": ("autoscaling/v2", "horizontalpodautoscalers"),
-    "RoleBinding": ("rbac.authorization.k8s.io/v1", "rolebindings"), "Role": ("rbac.authorization.k8s.io/v1", "roles"),
+    "RoleBinding": ("rbac.authorization.k8s.io/v1", "rolebindings"),
+    "Role": ("rbac.authorization.k8s.io/v1", "roles"),
     "ClusterRoleBinding": ("rbac.authorization.k8s.io/v1", "clusterrolebindings"),
     "ClusterRole": ("rbac.authorization.k8s.io/v1", "clusterroles"),
-    "StorageClass": ("storage.k8s.io/v1", "storageclasses"), "PriorityClass": ("scheduling.k8s.io/v1", "priorityclasses"),
+    "StorageClass": ("storage.k8s.io/v1", "storageclasses"),
+    "PriorityClass": ("scheduling.k8s.io/v1", "priorityclasses"),
     "ValidatingWebhookConfiguration": ("admissionregistration.k8s.io/v1", "validatingwebhookconfigurations"),
     "MutatingWebhookConfiguration": ("admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations"),
     "ExternalSecret": ("external-secrets.io/v1beta1", "externalsecrets"),
@@ -43,8 +56,10 @@ KINDS = {
     "ClusterSecretStore": ("external-secrets.io/v1beta1", "clustersecretstores"),
     "Application": ("argoproj.io/v1alpha1", "applications"),
 }
-PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<gv>[^/]+/[^/]+))(?:/namespaces/(?P<ns>[^/]+))?/(?P<plural>[^/]+)"
-                  r"(?:/(?P<name>[^/]+))?(?:/(?P<sub>log))?$")
+PATH = re.compile(
+    r"^/(?:api/(?P<core>v1)|apis/(?P<gv>[^/]+/[^/]+))(?:/namespaces/(?P<ns>[^/]+))?/(?P<plural>[^/]+)"
+    r"(?:/(?P<name>[^/]+))?(?:/(?P<sub>log))?$"
+)
 
 
 class FakeKubeAPI:
@@ -58,10 +73,20 @@ class FakeKubeAPI:
             if obj is not None and ref.kind in KINDS:
                 self.objects.setdefault((ref.kind, ref.namespace), []).append(obj)
         for e in ev.all_events():
-            self.objects.setdefault(("Event", e.involved.namespace), []).append({
-                "metadata": {"name": f"{e.involved.name}.ev", "namespace": e.involved.namespace},
-                "involvedObject": {"kind": e.involved.kind, "name": e.involved.name, "namespace": e.involved.namespace},
-                "reason": e.reason, "message": e.message, "type": e.type, "count": e.count})
+            self.objects.setdefault(("Event", e.involved.namespace), []).append(
+                {
+                    "metadata": {"name": f"{e.involved.name}.ev", "namespace": e.involved.namespace},
+                    "involvedObject": {
+                        "kind": e.involved.kind,
+                        "name": e.involved.name,
+                        "namespace": e.involved.namespace,
+                    },
+                    "reason": e.reason,
+                    "message": e.message,
+                    "type": e.type,
+                    "count": e.count,
+                }
+            )
         self.logs = {(lg.namespace, lg.pod, lg.container, lg.previous): lg.lines for lg in ev.all_logs()}
         self.forbid = forbid
         self.delay = delay or {}
@@ -83,12 +108,18 @@ class FakeKubeAPI:
         self.server.server_close()
 
     def kubeconfig(self, path: Path) -> Path:
-        path.write_text(json.dumps({
-            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
-            "users": [{"name": "fake", "user": {"token": "fake-token"}}],
-            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
-        }))
+        path.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "fake",
+                    "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+                    "users": [{"name": "fake", "user": {"token": "fake-token"}}],
+                    "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
+                }
+            )
+        )
         return path
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -107,10 +138,19 @@ class FakeKubeAPI:
                 self.wfile.write(data)
 
             def _status(self, code: int, reason: str, message: str) -> None:
-                self._send(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason,
-                                  "message": message, "code": code})
+                self._send(
+                    code,
+                    {
+                        "kind": "Status",
+                        "apiVersion": "v1",
+                        "status": "Failure",
+                        "reason": reason,
+                        "message": message,
+                        "code": code,
+                    },
+                )
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 url = urlparse(self.path)
                 q = {k: v[-1] for k, v in parse_qs(url.query).items()}
                 api.requests.append(self.path)
@@ -120,7 +160,11 @@ class FakeKubeAPI:
                     if url.path.startswith(prefix):
                         time.sleep(seconds)
                 if any(url.path.startswith(p) for p in api.forbid):
-                    return self._status(403, "Forbidden", f'{url.path} is forbidden: User "system:serviceaccount:remediator:bot" cannot list')
+                    return self._status(
+                        403,
+                        "Forbidden",
+                        f'{url.path} is forbidden: User "system:serviceaccount:remediator:bot" cannot list',
+                    )
                 m = PATH.match(url.path)
                 if not m:
                     api.unexpected.append(self.path)
@@ -134,7 +178,9 @@ class FakeKubeAPI:
                 if m.group("sub") == "log":
                     key = (ns, m.group("name"), q.get("container", ""), q.get("previous") == "true")
                     if key not in api.logs:
-                        return self._status(400, "BadRequest", f'previous terminated container "{key[2]}" in pod "{key[1]}" not found')
+                        return self._status(
+                            400, "BadRequest", f'previous terminated container "{key[2]}" in pod "{key[1]}" not found'
+                        )
                     lines = api.logs[key]
                     tail = int(q.get("tailLines", len(lines)))
                     text = "\n".join(lines[-tail:] if tail else []) + "\n"
@@ -146,12 +192,19 @@ class FakeKubeAPI:
                     return self._status(404, "NotFound", f'{m.group("plural")} "{m.group("name")}" not found')
                 start = int(q.get("continue") or 0)
                 limit = int(q.get("limit") or 0) or len(items) or 1
-                page = items[start:start + limit]
+                page = items[start : start + limit]
                 nxt = start + limit
                 meta = {"resourceVersion": "1000"}
                 if nxt < len(items):
                     meta["continue"] = str(nxt)
-                self._send(200, {"kind": f"{kind}List", "apiVersion": gv, "metadata": meta,
-                                 "items": [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in page]})
+                self._send(
+                    200,
+                    {
+                        "kind": f"{kind}List",
+                        "apiVersion": gv,
+                        "metadata": meta,
+                        "items": [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in page],
+                    },
+                )
 
         return Handler
