@@ -14,8 +14,7 @@ from remediator import __version__
 from remediator.diagnose import Diagnosis, diagnose
 from remediator.errors import InputError, NotFoundError, PermanentError, RemediatorError, TemporaryError
 from remediator.evidence.gitsource import load_desired
-from remediator.evidence.scope import apply_scope
-from remediator.evidence.snapshot import load_snapshot
+from remediator.evidence.snapshot import SnapshotSource
 from remediator.evidence.store import Evidence
 
 
@@ -67,8 +66,7 @@ def _render(d: Diagnosis, fmt: Format) -> str:
 
 
 def _load_snapshot(snapshot: Path, app_name: str | None, repo: Path | None) -> Evidence:
-    ev = load_snapshot(snapshot)
-    apply_scope(ev, app_name)
+    ev = SnapshotSource(snapshot).load(app_name)
     if repo is not None:
         ev.desired = load_desired(repo, ev.app, ev.errors)
     return ev

@@ -12,8 +12,7 @@ from pydantic import BaseModel
 from remediator.diagnose import Diagnosis, diagnose
 from remediator.errors import RemediatorError, truncate
 from remediator.evidence.gitsource import load_desired
-from remediator.evidence.scope import apply_scope
-from remediator.evidence.snapshot import load_snapshot
+from remediator.evidence.snapshot import SnapshotSource
 from remediator.model import ObjectRef
 
 
@@ -73,8 +72,7 @@ def run_scenario(path: Path) -> tuple[Diagnosis, dict[str, Any]]:
         loaded = yaml.safe_load((path / "truth.yaml").read_text(encoding="utf-8"))
         truth = loaded if isinstance(loaded, dict) else {}
     app = truth.get("app")
-    ev = load_snapshot(path / "cluster")
-    apply_scope(ev, str(app) if app else None)
+    ev = SnapshotSource(path / "cluster").load(str(app) if app else None)
     if (path / "repo").is_dir():
         ev.desired = load_desired(path / "repo", ev.app, ev.errors)
     return diagnose(ev, str(app) if app else None), truth

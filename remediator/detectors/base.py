@@ -15,7 +15,6 @@ from remediator.evidence.health import Health, health_of
 from remediator.evidence.relations import (
     containers,
     dig,
-    pod_template,
     spec,
     status,
     workload_of,
@@ -145,29 +144,12 @@ def events_of(ev: Evidence, obj: Obj) -> list[Event]:
     return ev.events_for(ref_of(obj))
 
 
-def workload_and_owned_events(ev: Evidence, workload: ObjectRef) -> list[Event]:
-    """Events of a workload and of the ReplicaSets/Jobs it owns."""
-    out = list(ev.events_for(workload))
-    for kind in ("ReplicaSet", "Job"):
-        for obj in ev.all(kind, workload.namespace):
-            if workload_of(ev, obj) == workload and ref_of(obj) != workload:
-                out.extend(ev.events_for(ref_of(obj)))
-    return out
-
-
 def controller_events(ev: Evidence) -> Iterator[tuple[Obj, Event]]:
     """Events of scoped controllers (ReplicaSets, StatefulSets, Jobs, ...) with the object."""
     for kind in ("ReplicaSet", "StatefulSet", "DaemonSet", "Job", "Deployment", "CronJob"):
         for obj in ev.scoped(kind):
             for e in events_of(ev, obj):
                 yield obj, e
-
-
-def container_of_template(obj: Obj, name: str) -> dict[str, Any] | None:
-    for c in containers(pod_template(obj)):
-        if c.get("name") == name:
-            return c
-    return None
 
 
 # ----- logs -----
@@ -220,10 +202,6 @@ def scan_logs(ev: Evidence, signatures: Signatures, key: str) -> dict[str, list[
                             break
     cache[key] = hits
     return hits
-
-
-def pod_of_log(ev: Evidence, log: LogFile) -> Obj | None:
-    return ev.get("Pod", log.namespace, log.pod)
 
 
 def last_lines(ev: Evidence, pod: Obj, container: str, n: int = 3) -> list[EvidenceLine]:

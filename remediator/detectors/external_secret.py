@@ -54,7 +54,7 @@ def detect(ev: Evidence) -> list[Finding]:
     for kind in ("Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"):
         for obj in ev.scoped(kind):
             ns = ref_of(obj).namespace
-            for rk, name, _ in (pod_template(obj) and pod_references(pod_template(obj))) or []:
+            for rk, name, _ in pod_references(pod_template(obj)):
                 if rk == "Secret":
                     users.setdefault((ns, name), []).append(obj)
     candidates = list(ev.scoped("ExternalSecret"))

@@ -175,17 +175,6 @@ def env_values(container: dict[str, Any]) -> Iterator[tuple[str, str]]:
             yield str(env.get("name", "")), str(env["value"])
 
 
-def pods_of(ev: Evidence, workload: ObjectRef) -> list[Obj]:
-    """Pods whose top owner is the workload (memoised index)."""
-    index = ev.memo("pods_by_owner")
-    if not index:
-        for pod in ev.all("Pod"):
-            index.setdefault(top_owner(ev, pod), []).append(pod)
-        index[ObjectRef("", "", "")] = []
-    result: list[Obj] = index.get(workload, [])
-    return result
-
-
 def workload_of(ev: Evidence, pod: Obj) -> ObjectRef:
     cache = ev.memo("workload_of")
     key = id(pod)
