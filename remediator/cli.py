@@ -143,12 +143,82 @@ def diagnose_cmd(
         raise fail(str(e), _error_code(e)) from None
 
 
+@app.command("fix")
+def fix_cmd(
+    app_name: Annotated[
+        str | None, typer.Option("--app", help="Argo CD Application (live cluster, or one in the snapshot)")
+    ] = None,
+    snapshot: Annotated[Path | None, typer.Option("--snapshot", help="read evidence from a snapshot folder")] = None,
+    example: Annotated[
+        str | None,
+        typer.Option("--example", help="an example shipped with the package, e.g. tmcp-marketing/fluentd-rbac"),
+    ] = None,
+    repo: Annotated[Path | None, typer.Option("--repo", help="local checkout of the app's Git repository")] = None,
+    policy_file: Annotated[
+        Path | None, typer.Option("--policy", help="policy file (default: the packaged policies/default.yaml)")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the reasoning and the diff; change nothing")
+    ] = False,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="kubeconfig file")] = None,
+    context: Annotated[str | None, typer.Option("--context", help="kubeconfig context")] = None,
+    argocd_namespace: Annotated[str, typer.Option("--argocd-namespace")] = "argocd",
+) -> None:
+    """Propose the fix for the root cause as a minimal edit of the app's manifests.
+
+    With --dry-run: print the reasoning and a unified diff. Without: commit the change on a new
+    local branch remediator/<app>/<category>-<fingerprint> (the checkout itself is not touched)."""
+    from remediator import fixreport
+    from remediator.fix import commit, plan_fix
+    from remediator.policy import load_policy
+
+    try:
+        if example is not None:
+            sc = examples_root() / example
+            if not (sc / "cluster").is_dir():
+                names = sorted(p.relative_to(examples_root()).as_posix() for p in _scenario_dirs(examples_root()))
+                raise fail(f"no example scenario {example!r}; examples: {', '.join(names)}", Exit.INPUT)
+            import yaml
+
+            truth = yaml.safe_load((sc / "truth.yaml").read_text()) if (sc / "truth.yaml").is_file() else {}
+            app_name = app_name or (truth or {}).get("app")
+            snapshot, repo = sc / "cluster", repo or sc / "repo"
+            if policy_file is None and (sc / "policy.yaml").is_file():
+                policy_file = sc / "policy.yaml"
+            if not dry_run:
+                raise fail("examples are packaged read-only: use --dry-run", Exit.USAGE)
+        if repo is None:
+            raise fail("give --repo PATH: the local checkout of the app's Git repository", Exit.USAGE)
+        policy = load_policy(policy_file)
+        if snapshot is not None:
+            ev = _load_snapshot(snapshot, app_name, repo)
+        elif app_name is not None:
+            from remediator.evidence.live import LiveSource
+
+            ev = LiveSource.from_kubeconfig(
+                kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace
+            ).load(app_name)
+            ev.desired = load_desired(repo, ev.app, ev.errors)
+        else:
+            raise fail("give --app NAME (live cluster), --snapshot DIR or --example NAME", Exit.USAGE)
+        d = diagnose(ev, app_name)
+        res = plan_fix(d, ev, repo, policy)
+        branch = None
+        if not dry_run and res.edits:
+            branch = commit(repo, res)
+        out = fixreport.to_json(res, branch) + "\n" if fmt is Format.json else fixreport.to_text(res, branch)
+        typer.echo(out, nl=False)
+    except RemediatorError as e:
+        raise fail(str(e), _error_code(e)) from None
+
+
 @app.command("eval")
 def eval_cmd(
     dirs: Annotated[list[Path], typer.Argument(help="scenario folders, or folders of scenarios")],
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
     minimum: Annotated[
-        float | None, typer.Option("--min", help="exit 5 when the category or culprit score is below this fraction")
+        float | None, typer.Option("--min", help="exit 5 when the category, culprit or fix score is below this fraction")
     ] = None,
 ) -> None:
     """Score the diagnosis on scenarios (see the scenario contract)."""
@@ -160,7 +230,7 @@ def eval_cmd(
     result = evaluate(dirs)
     typer.echo(result.model_dump_json(indent=2) if fmt is Format.json else to_text(result), nl=fmt is Format.json)
     t = result.totals
-    if minimum is not None and (t.cases == 0 or min(t.category_ok, t.culprit_ok) < minimum * t.cases):
+    if minimum is not None and (t.cases == 0 or min(t.category_ok, t.culprit_ok, t.fix_ok) < minimum * t.cases):
         raise typer.Exit(int(Exit.BELOW))
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,12 @@ from remediator.diagnose import Diagnosis, diagnose
 from remediator.errors import RemediatorError, truncate
 from remediator.evidence.gitsource import load_desired
 from remediator.evidence.snapshot import SnapshotSource
+from remediator.evidence.store import Evidence
+from remediator.fix import FixResult, apply_edits, plan_fix, within
 from remediator.model import ObjectRef
+from remediator.policy import load_policy
+from remediator.quantity import parse_quantity
+from remediator.source.index import SourceIndex
 
 
 class CaseResult(BaseModel):
@@ -66,16 +74,108 @@ def culprit_matches(truth: Any, got: ObjectRef) -> bool:
     return False
 
 
-def run_scenario(path: Path) -> tuple[Diagnosis, dict[str, Any]]:
-    truth: dict[str, Any] = {}
+def load_truth(path: Path) -> dict[str, Any]:
     if (path / "truth.yaml").is_file():
         loaded = yaml.safe_load((path / "truth.yaml").read_text(encoding="utf-8"))
-        truth = loaded if isinstance(loaded, dict) else {}
+        return loaded if isinstance(loaded, dict) else {}
+    return {}
+
+
+def load_scenario(path: Path) -> tuple[Evidence, dict[str, Any]]:
+    truth = load_truth(path)
     app = truth.get("app")
     ev = SnapshotSource(path / "cluster").load(str(app) if app else None)
     if (path / "repo").is_dir():
         ev.desired = load_desired(path / "repo", ev.app, ev.errors)
+    return ev, truth
+
+
+def run_scenario(path: Path) -> tuple[Diagnosis, dict[str, Any]]:
+    ev, truth = load_scenario(path)
+    app = truth.get("app")
     return diagnose(ev, str(app) if app else None), truth
+
+
+def fix_scenario(path: Path, ev: Evidence, d: Diagnosis) -> FixResult | None:
+    if not (path / "repo").is_dir():
+        return None
+    policy = load_policy(path / "policy.yaml" if (path / "policy.yaml").is_file() else None)
+    return plan_fix(d, ev, path / "repo", policy)
+
+
+def _get(data: Any, dotted: str) -> tuple[bool, Any]:
+    node = data
+    for part in dotted.replace("]", "").replace("[", ".").split("."):
+        if part == "":
+            continue
+        if isinstance(node, list) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return False, None
+    return True, node
+
+
+def _num(v: Any) -> Decimal:
+    return parse_quantity(str(v)).value
+
+
+def assertion_holds(repo: Path, a: dict[str, Any]) -> bool:
+    path = repo / str(a.get("file") or "")
+    if not path.is_file():
+        return a.get("exists") is False
+    sel = a.get("select") or {}
+    docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict)]
+    for d in docs:
+        meta = d.get("metadata") or {}
+        if sel.get("kind") and d.get("kind") != sel["kind"]:
+            continue
+        if sel.get("name") and meta.get("name") != sel["name"]:
+            continue
+        if sel.get("namespace") and meta.get("namespace") != sel["namespace"]:
+            continue
+        found, value = _get(d, str(a.get("path") or ""))
+        try:
+            if "exists" in a:
+                return found == bool(a["exists"])
+            if not found:
+                return False
+            if "equals" in a:
+                return (
+                    str(value) == str(a["equals"])
+                    if not isinstance(a["equals"], (int, float))
+                    else value == a["equals"]
+                )
+            if "in" in a:
+                return value in (a["in"] or []) or str(value) in [str(x) for x in a["in"] or []]
+            if "min" in a and _num(value) < _num(a["min"]):
+                return False
+            if "max" in a and _num(value) > _num(a["max"]):
+                return False
+            return "min" in a or "max" in a
+        except ValueError:
+            return False
+    return a.get("exists") is False
+
+
+def score_fix(path: Path, truth: dict[str, Any], res: FixResult | None, ev: Evidence) -> bool:
+    kind = str((truth.get("fix") or {}).get("kind") or "none")
+    edits = res.edits if res is not None else []
+    if kind != "manifest-edit":
+        return not edits
+    if res is None or not edits:
+        return False
+    roots = [s.root for s in SourceIndex(path / "repo").app_sources(ev.app)]
+    if any(not any(within(r, e.file) for r in roots) for e in edits):
+        return False
+    with tempfile.TemporaryDirectory(prefix="remediator-eval-") as tmp:
+        repo = Path(tmp) / "repo"
+        shutil.copytree(path / "repo", repo, symlinks=True)
+        apply_edits(repo, edits)
+        return all(
+            assertion_holds(repo, a) for a in (truth.get("fix") or {}).get("expect") or [] if isinstance(a, dict)
+        )
 
 
 def evaluate(dirs: list[Path]) -> EvalReport:
@@ -84,13 +184,17 @@ def evaluate(dirs: list[Path]) -> EvalReport:
         start = time.perf_counter()
         category = error = None
         cat_ok = cul_ok = False
+        fix_ok: bool | None = None
         try:
-            d, truth = run_scenario(path)
+            ev, truth = load_scenario(path)
+            d = diagnose(ev, str(truth["app"]) if truth.get("app") else None)
             top = d.top
             if top is not None:
                 category = top.category.value
                 cat_ok = category in [str(c) for c in _as_list(truth.get("category"))]
                 cul_ok = culprit_matches(truth.get("culprit"), top.culprit)
+            fix_ok = False
+            fix_ok = score_fix(path, truth, fix_scenario(path, ev, d), ev)
         except (RemediatorError, OSError, yaml.YAMLError) as e:
             error = truncate(str(e))
         except Exception as e:
@@ -101,7 +205,7 @@ def evaluate(dirs: list[Path]) -> EvalReport:
                 category=category,
                 category_ok=cat_ok,
                 culprit_ok=cul_ok,
-                fix_ok=None,
+                fix_ok=fix_ok,
                 seconds=round(time.perf_counter() - start, 3),
                 error=error,
             )
@@ -116,12 +220,14 @@ def evaluate(dirs: list[Path]) -> EvalReport:
 
 
 def to_text(r: EvalReport) -> str:
-    lines = [f"{'case':40} {'category':22} cat  culprit  seconds"]
+    lines = [f"{'case':40} {'category':22} cat  culprit  fix  seconds"]
     for c in r.cases:
         lines.append(
             f"{c.id:40} {c.category or '-':22} {'ok' if c.category_ok else 'NO':4} {'ok' if c.culprit_ok else 'NO':8} "
-            f"{c.seconds:.3f}" + (f"  error: {c.error}" if c.error else "")
+            f"{'ok' if c.fix_ok else 'NO':4} {c.seconds:.3f}" + (f"  error: {c.error}" if c.error else "")
         )
     t = r.totals
-    lines.append(f"\n{t.cases} cases: category {t.category_ok}/{t.cases}, culprit {t.culprit_ok}/{t.cases}")
+    lines.append(
+        f"\n{t.cases} cases: category {t.category_ok}/{t.cases}, culprit {t.culprit_ok}/{t.cases}, fix {t.fix_ok}/{t.cases}"
+    )
     return "\n".join(lines) + "\n"

@@ -1,14 +1,28 @@
-"""The policy: what the bot may propose. Validated with pydantic; unknown keys are kept for later stages."""
+"""The policy: what the bot may propose. Validated with pydantic; JSON Schema in policies/schema.json."""
 
 from __future__ import annotations
 
+import fnmatch
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from remediator.errors import InputError
+from remediator.quantity import parse_quantity
+
+REMEDIES = (
+    "rbac-subject-namespace",
+    "rbac-create",
+    "memory-limit",
+    "model-env",
+    "external-service",
+    "pvc-size",
+    "image-rollback",
+    "probe-timing",
+)
 
 
 class HostService(BaseModel):
@@ -25,24 +39,85 @@ class HostService(BaseModel):
 
 
 class Models(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     preferred: list[str] = []
 
 
+def _quantity(v: str) -> str:
+    parse_quantity(v)
+    return v
+
+
 class Memory(BaseModel):
-    factor: float = Field(default=1.5, gt=1.0)
+    model_config = ConfigDict(extra="forbid")
+    factor: float = Field(default=1.5, gt=1.0, le=10.0)
     max: str = "8Gi"
     round_to: str = "64Mi"
 
+    _q = field_validator("max", "round_to")(_quantity)
+
+
+class Storage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max: str = "1Ti"
+
+    _q = field_validator("max")(_quantity)
+
+
+class Probes(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_initial_delay_seconds: int = Field(default=600, gt=0)
+
+
+class Scope(BaseModel):
+    """Glob patterns (fnmatch); deny wins over allow."""
+
+    model_config = ConfigDict(extra="forbid")
+    allow: list[str] = ["*"]
+    deny: list[str] = []
+
+    def admits(self, value: str) -> bool:
+        return any(fnmatch.fnmatch(value, p) for p in self.allow) and not any(
+            fnmatch.fnmatch(value, p) for p in self.deny
+        )
+
 
 class Policy(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
+    remedies: dict[str, bool] = Field(default_factory=lambda: {r: r != "rbac-create" for r in REMEDIES})
+    apps: Scope = Scope()
+    namespaces: Scope = Scope()
+    paths: Scope = Scope()
     host_services: dict[str, HostService] = {}
+    use_node_ip: bool = False  # single-node clusters: a host service may resolve to the node's InternalIP
+    endpoint_slices: bool = False  # write an EndpointSlice instead of Endpoints
     models: Models = Models()
     memory: Memory = Memory()
+    storage: Storage = Storage()
+    probes: Probes = Probes()
+    kubernetes_version: str = "1.33.0"  # schema used to validate edited objects when the cluster's is unknown
+
+    @field_validator("remedies")
+    @classmethod
+    def _known(cls, v: dict[str, bool]) -> dict[str, bool]:
+        unknown = sorted(set(v) - set(REMEDIES))
+        if unknown:
+            raise ValueError(f"unknown remedy {unknown[0]!r} (known: {', '.join(REMEDIES)})")
+        return {**{r: r != "rbac-create" for r in REMEDIES}, **v}
+
+    def enabled(self, remedy: str) -> bool:
+        return self.remedies.get(remedy, False)
 
 
 def default_policy_path() -> Path:
     return Path(str(resources.files("remediator") / "policies" / "default.yaml"))
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Policy.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "remediator policy"
+    return schema
 
 
 def load_policy(path: Path | None) -> Policy:
@@ -60,5 +135,5 @@ def load_policy(path: Path | None) -> Policy:
         return Policy.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
-        where = ".".join(str(x) for x in err["loc"])
+        where = ".".join(str(x) for x in err["loc"]) or "(top)"
         raise InputError(f"{p}: {where}: {err['msg']}") from e

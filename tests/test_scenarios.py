@@ -42,7 +42,8 @@ def test_eval_cli_json_contract() -> None:
     assert set(out["totals"]) == {"cases", "category_ok", "culprit_ok", "fix_ok"}
     assert set(out["cases"][0]) == {"id", "category", "category_ok", "culprit_ok", "fix_ok", "seconds", "error"}
     assert out["totals"]["cases"] == len(ALL) == out["totals"]["category_ok"] == out["totals"]["culprit_ok"]
-    assert all(c["fix_ok"] is None for c in out["cases"])
+    assert out["totals"]["fix_ok"] == len(ALL)
+    assert all(c["fix_ok"] is True for c in out["cases"])
 
 
 def test_eval_reports_a_broken_scenario_and_goes_on(tmp_path: Path) -> None:

@@ -66,6 +66,8 @@ def detect(ev: Evidence) -> list[Finding]:
                     "probe": kind,
                     "port": target,
                     "initialDelaySeconds": probe.get("initialDelaySeconds"),
+                    "port_mismatch": bool(wrong_port),
+                    "message": events[-1].message[:200],
                 },
             )
         )

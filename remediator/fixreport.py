@@ -1,0 +1,81 @@
+"""How a planned fix is shown: text (reasoning + unified diff) and the JSON contract of ``fix``."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from remediator.fix import FixResult
+from remediator.report import FindingOut, finding_out
+
+
+class EditOut(BaseModel):
+    file: str
+    action: str
+    diff: str
+    remedy: str
+    reason: str
+
+
+class RefusedOut(BaseModel):
+    category: str
+    reason: str
+    rule: str
+
+
+class FixOut(BaseModel):
+    app: str | None
+    findings: list[FindingOut]
+    edits: list[EditOut]
+    refused: list[RefusedOut]
+    warnings: list[str]
+    risk: str | None
+    rollback: str | None
+    notes: list[str]
+    branch: str | None
+
+
+def to_model(res: FixResult, branch: str | None = None) -> FixOut:
+    p = res.proposal
+    return FixOut(
+        app=res.diagnosis.app,
+        findings=[finding_out(f) for f in res.diagnosis.findings],
+        edits=[EditOut(file=e.file, action=e.action, diff=e.diff, remedy=e.remedy, reason=e.reason) for e in res.edits],
+        refused=[RefusedOut(category=r.category, reason=r.reason, rule=r.rule) for r in res.refused],
+        warnings=list(p.warnings) if p else [],
+        risk=p.risk if p and res.edits else None,
+        rollback=p.rollback if p and res.edits else None,
+        notes=res.notes,
+        branch=branch,
+    )
+
+
+def to_json(res: FixResult, branch: str | None = None) -> str:
+    return to_model(res, branch).model_dump_json(indent=2)
+
+
+def to_text(res: FixResult, branch: str | None = None) -> str:
+    out: list[str] = []
+    f = res.finding
+    if f is None:
+        return "No finding: nothing to fix.\n"
+    out.append(f"Root cause: [{f.category.value}] {f.culprit}: {f.summary}")
+    for i, step in enumerate(f.chain, 1):
+        out.append(f"  {i}. {step}")
+    p = res.proposal
+    if res.edits and p is not None:
+        out.append(f"\nRemedy: {p.remedy}\n  {p.reason}")
+        out.append(f"Risk: {p.risk}")
+        out.append(f"Rollback: {p.rollback}")
+        for w in p.warnings:
+            out.append(f"WARNING: {w}")
+        out.append("\nChecks:")
+        out += [f"  - {n}" for n in res.notes]
+        out.append("")
+        out += [e.diff for e in res.edits]
+        if branch:
+            out.append(f"Committed on local branch {branch}")
+    for r in res.refused:
+        out.append(f"\nNo edit ({r.rule}): {r.reason}")
+    if not res.edits and not res.refused:
+        out.append("\nNo edit: the source already has the change.")
+    return "\n".join(out).rstrip("\n") + "\n"

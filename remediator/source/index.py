@@ -1,0 +1,533 @@
+"""Map an app's objects to the files and documents in Git that produce them.
+
+An Argo CD source is one of three things (the way Argo CD itself decides): a Helm chart (the path
+holds ``Chart.yaml``), a Kustomize tree (it holds ``kustomization.yaml``) or a directory of plain
+manifests (``directory.recurse``/``include``/``exclude``). For Kustomize we resolve the subset
+that carries field values - resources, components, patches (strategic merge and JSON 6902, inline
+or in files), ``patchesStrategicMerge``, ``namespace``, ``namePrefix``/``nameSuffix``, ``images``,
+``replicas``, generators - and keep, for each rendered object, the base document and every patch
+that touches it. This module only reads; edits are planned in :mod:`remediator.source.locate`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+import yaml
+
+from remediator.evidence.relations import dig
+from remediator.evidence.store import CLUSTER_SCOPED
+from remediator.model import ObjectRef
+
+MAX_BYTES = 5 * 1024 * 1024
+KUSTOMIZATION = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_YAML_EXT = (".yaml", ".yml", ".json")
+
+
+class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
+    pass
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass(frozen=True)
+class DocRef:
+    file: str  # repo-relative POSIX path
+    doc: int  # index of the document in the file (as cut by YamlFile: at --- markers)
+
+
+@dataclass
+class Patch:
+    kind: Literal["smp", "json6902"]
+    layer: str  # the kustomization folder that lists it
+    loc: DocRef | None  # the file document holding it; None when inline in the kustomization
+    target: dict[str, Any]
+    data: Any
+
+
+@dataclass
+class Origin:
+    ref: ObjectRef  # as rendered (final namespace and name)
+    base: DocRef | None  # the document that declares it; None for generated objects
+    data: dict[str, Any]  # as rendered by our own resolution
+    layers: list[str] = field(default_factory=list)  # kustomization folders, innermost first
+    names: dict[str, str] = field(default_factory=dict)  # layer -> the name its patches see
+    patches: list[Patch] = field(default_factory=list)  # in the order they apply
+    generated: bool = False
+
+
+@dataclass
+class AppSource:
+    kind: Literal["directory", "kustomize", "helm"]
+    root: str  # repo-relative source path ("" = repo root)
+    objects: list[Origin] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    values_files: list[str] = field(default_factory=list)  # helm: repo-relative, in order
+    helm_parameters: list[dict[str, Any]] = field(default_factory=list)
+    helm_inline_values: bool = False
+    release: str = ""
+    namespace: str = ""
+    recurse: bool = True
+    spec: dict[str, Any] | None = None  # the Application source it came from
+
+    def find(self, ref: ObjectRef) -> list[Origin]:
+        out = [o for o in self.objects if o.ref.kind == ref.kind and o.ref.name == ref.name]
+        exact = [o for o in out if o.ref.namespace in (ref.namespace, "")]
+        if exact:
+            return exact
+        gen = [
+            o
+            for o in self.objects
+            if o.generated
+            and o.ref.kind == ref.kind
+            and re.fullmatch(re.escape(o.ref.name) + r"-[a-z0-9]{10}", ref.name)
+        ]
+        return gen
+
+
+def load_docs(path: Path, rel: str) -> list[Any]:
+    """Documents of a file as cut at ``---`` (the same cut as YamlFile). Raises ValueError naming the file."""
+    if path.is_symlink():
+        raise ValueError(f"{rel}: a symbolic link; not followed")
+    if path.stat().st_size > MAX_BYTES:
+        raise ValueError(f"{rel}: larger than 5 MiB; not read")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if "{{" in text:
+        raise ValueError(f"{rel}: a Helm template, not plain YAML")
+    try:
+        if rel.endswith(".json"):
+            import json
+
+            return [json.loads(text)]
+        return list(yaml.load_all(text, Loader=_Loader))
+    except (yaml.YAMLError, ValueError) as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ValueError(f"{rel}:{line} invalid YAML: {getattr(e, 'problem', None) or e}") from e
+
+
+def _doc_index(docs: list[Any]) -> list[int]:
+    """PyYAML skips nothing: document i of load_all is document i of the --- cut, except that a
+    leading comment-only segment is its own (empty) document in YamlFile but not in PyYAML when the
+    file starts with '---'. We keep it simple and use PyYAML's order; YamlFile.find re-locates by
+    kind and name before any edit."""
+    return list(range(len(docs)))
+
+
+def _objects_of(doc: Any) -> list[dict[str, Any]]:
+    if not isinstance(doc, dict):
+        return []
+    kind = str(doc.get("kind") or "")
+    if kind.endswith("List") and isinstance(doc.get("items"), list):
+        return [d for d in doc["items"] if isinstance(d, dict)]
+    if kind and isinstance(doc.get("metadata"), dict) and doc["metadata"].get("name"):
+        return [doc]
+    return []
+
+
+def _ref(obj: dict[str, Any], default_ns: str) -> ObjectRef:
+    kind = str(obj.get("kind"))
+    meta = obj.get("metadata") or {}
+    ns = "" if kind in CLUSTER_SCOPED else str(meta.get("namespace") or default_ns)
+    return ObjectRef(kind, ns, str(meta.get("name")))
+
+
+def _within(repo: Path, path: Path) -> bool:
+    try:
+        path.resolve().relative_to(repo.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _glob_match(name: str, pattern: str) -> bool:
+    pats = [p.strip() for p in pattern.strip("{}").split(",")] if pattern.startswith("{") else [pattern]
+    return any(fnmatch.fnmatch(name, p) for p in pats if p)
+
+
+class SourceIndex:
+    """Indexes a checkout once; ``app_source`` resolves one Application source and caches it."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self._cache: dict[tuple[Any, ...], AppSource] = {}
+        self._kustomizations: dict[str, list[str]] | None = None
+
+    def rel(self, path: Path) -> str:
+        return path.resolve().relative_to(self.repo.resolve()).as_posix()
+
+    # --- Application -> source -------------------------------------------
+
+    def app_sources(self, app: dict[str, Any] | None, default_ns: str = "") -> list[AppSource]:
+        """Every Git source of the Application (``spec.source`` or ``spec.sources``) that has a path."""
+        if app is None:
+            return [self.source("", default_ns)]
+        ns = str(dig(app, "spec", "destination", "namespace") or default_ns)
+        release = str(dig(app, "metadata", "name") or "")
+        srcs = [dig(app, "spec", "source")] if dig(app, "spec", "source") else list(dig(app, "spec", "sources") or [])
+        out = []
+        for s in srcs:
+            if not isinstance(s, dict) or (s.get("chart") and not s.get("path")):
+                continue
+            out.append(self.source(str(s.get("path") or "").strip("/"), ns, s, release))
+        return out or [self.source("", ns)]
+
+    def source(
+        self, path: str, namespace: str = "", spec: dict[str, Any] | None = None, release: str = ""
+    ) -> AppSource:
+        spec = spec or {}
+        key = (path, namespace, repr(spec))
+        if key in self._cache:
+            return self._cache[key]
+        root = self.repo / path
+        if not root.is_dir() or not _within(self.repo, root):
+            src = AppSource(
+                "directory", path, errors=[f"{path or '.'}: the app's source path is not a folder of the repository"]
+            )
+        elif (root / "Chart.yaml").is_file():
+            src = self._helm(path, namespace, spec, release)
+        elif any((root / k).is_file() for k in KUSTOMIZATION):
+            src = AppSource("kustomize", path, namespace=namespace)
+            try:
+                src.objects = self._kustomize(root, namespace, src.errors, set())
+            except ValueError as e:
+                src.errors.append(str(e))
+        else:
+            src = self._directory(path, namespace, spec.get("directory") or {})
+        src.spec = spec
+        self._cache[key] = src
+        return src
+
+    # --- plain directories -----------------------------------------------
+
+    def _directory(self, path: str, namespace: str, opts: dict[str, Any]) -> AppSource:
+        recurse = bool(opts.get("recurse", False))
+        include, exclude = str(opts.get("include") or ""), str(opts.get("exclude") or "")
+        src = AppSource("directory", path, namespace=namespace, recurse=recurse)
+        root = self.repo / path
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            here = Path(dirpath)
+            for fn in sorted(filenames):
+                if not fn.endswith(_YAML_EXT):
+                    continue
+                p = here / fn
+                rel_in = p.relative_to(root).as_posix()
+                if include and not _glob_match(rel_in, include) and not _glob_match(fn, include):
+                    continue
+                if exclude and (_glob_match(rel_in, exclude) or _glob_match(fn, exclude)):
+                    continue
+                nested = here != root
+                rel = (PurePosixPath(path) / rel_in).as_posix() if path else rel_in
+                try:
+                    docs = load_docs(p, rel)
+                except (ValueError, OSError) as e:
+                    src.errors.append(str(e))
+                    continue
+                for i, doc in enumerate(docs):
+                    for obj in _objects_of(doc):
+                        o = Origin(_ref(obj, namespace), DocRef(rel, i), obj)
+                        o.layers = ["(nested)"] if nested else []
+                        src.objects.append(o)
+        return src
+
+    # --- kustomize ---------------------------------------------------------
+
+    def kustomization_file(self, folder: Path) -> Path | None:
+        for k in KUSTOMIZATION:
+            if (folder / k).is_file():
+                return folder / k
+        return None
+
+    def _kustomize(self, folder: Path, namespace: str, errors: list[str], seen: set[Path]) -> list[Origin]:
+        kfile = self.kustomization_file(folder)
+        if kfile is None:
+            raise ValueError(f"{self.rel(folder)}: no kustomization.yaml in a folder listed as a resource")
+        if folder.resolve() in seen:
+            raise ValueError(f"{self.rel(folder)}: kustomization cycle")
+        seen = seen | {folder.resolve()}
+        krel = self.rel(kfile)
+        layer = self.rel(folder)
+        k = load_docs(kfile, krel)
+        kd: dict[str, Any] = k[0] if k and isinstance(k[0], dict) else {}
+        objs: list[Origin] = []
+
+        def resolve(entry: str, what: str) -> Path:
+            if "://" in entry or entry.startswith(("github.com/", "git@")):
+                raise ValueError(f"{krel}: {what} {entry!r} is remote; only local paths are resolved")
+            p = folder / entry
+            if not _within(self.repo, p):
+                raise ValueError(f"{krel}: {what} {entry!r} points outside the repository")
+            if not p.exists():
+                raise ValueError(f"{krel}: {what} {entry!r} does not exist")
+            return p
+
+        for entry in [*(kd.get("resources") or []), *(kd.get("bases") or [])]:
+            p = resolve(str(entry), "resource")
+            if p.is_dir():
+                objs += self._kustomize(p, "", errors, seen)
+            else:
+                rel = self.rel(p)
+                for i, doc in enumerate(load_docs(p, rel)):
+                    for obj in _objects_of(doc):
+                        objs.append(Origin(_ref(obj, ""), DocRef(rel, i), _copy(obj)))
+        for gen_key, gkind in (("configMapGenerator", "ConfigMap"), ("secretGenerator", "Secret")):
+            for g in kd.get(gen_key) or []:
+                if isinstance(g, dict) and g.get("name"):
+                    hashed = not (
+                        dig(g, "options", "disableNameSuffixHash")
+                        or dig(kd, "generatorOptions", "disableNameSuffixHash")
+                    )
+                    obj = {"apiVersion": "v1", "kind": gkind, "metadata": {"name": str(g["name"])}}
+                    objs.append(Origin(ObjectRef(gkind, "", str(g["name"])), None, obj, generated=hashed))
+        for o in objs:
+            o.layers.append(layer)
+            o.names[layer] = o.ref.name
+        patches = self._patches(folder, krel, kd, layer)
+        for c in kd.get("components") or []:
+            cp = resolve(str(c), "component")
+            cfile = self.kustomization_file(cp)
+            if cfile is None:
+                raise ValueError(f"{krel}: component {c!r} has no kustomization.yaml")
+            cdocs = load_docs(cfile, self.rel(cfile))
+            cd: dict[str, Any] = cdocs[0] if cdocs and isinstance(cdocs[0], dict) else {}
+            for entry in cd.get("resources") or []:
+                p = cp / str(entry)
+                if p.is_file():
+                    rel = self.rel(p)
+                    for i, doc in enumerate(load_docs(p, rel)):
+                        for obj in _objects_of(doc):
+                            o = Origin(_ref(obj, ""), DocRef(rel, i), _copy(obj), layers=[layer])
+                            o.names[layer] = o.ref.name
+                            objs.append(o)
+            patches += self._patches(cp, self.rel(cfile), cd, layer)
+        for pt in patches:
+            for o in objs:
+                if _targets(pt, o):
+                    _apply_patch(o.data, pt)
+                    o.patches.append(pt)
+        ns = str(kd.get("namespace") or "")
+        prefix, suffix = str(kd.get("namePrefix") or ""), str(kd.get("nameSuffix") or "")
+        for img in kd.get("images") or []:
+            if isinstance(img, dict):
+                for o in objs:
+                    _set_image(o.data, img)
+        for rep in kd.get("replicas") or []:
+            if isinstance(rep, dict):
+                for o in objs:
+                    if o.names[layer] == rep.get("name") and isinstance(o.data.get("spec"), dict):
+                        o.data["spec"]["replicas"] = rep.get("count")
+        for o in objs:
+            meta = o.data.setdefault("metadata", {})
+            if ns and o.ref.kind not in CLUSTER_SCOPED:
+                meta["namespace"] = ns
+            if (prefix or suffix) and o.ref.kind not in ("Namespace", "CustomResourceDefinition"):
+                meta["name"] = f"{prefix}{meta.get('name')}{suffix}"
+            o.ref = _ref(o.data, namespace)
+        return objs
+
+    def _patches(self, folder: Path, krel: str, kd: dict[str, Any], layer: str) -> list[Patch]:
+        out: list[Patch] = []
+        entries: list[tuple[Any, str]] = [(p, "patches") for p in kd.get("patches") or []]
+        entries += [(p, "patchesStrategicMerge") for p in kd.get("patchesStrategicMerge") or []]
+        entries += [(p, "patchesJson6902") for p in kd.get("patchesJson6902") or []]
+        for entry, key in entries:
+            target: dict[str, Any] = {}
+            path: str | None = None
+            inline: Any = None
+            if isinstance(entry, str):
+                if key == "patchesStrategicMerge" and "\n" not in entry and entry.strip().endswith(_YAML_EXT):
+                    path = entry.strip()
+                else:
+                    inline = entry
+            elif isinstance(entry, dict):
+                target = dict(entry.get("target") or {})
+                path = entry.get("path")
+                inline = entry.get("patch")
+            if path is not None:
+                p = folder / str(path)
+                if not _within(self.repo, p) or not p.is_file():
+                    raise ValueError(f"{krel}: patch {path!r} does not exist")
+                rel = self.rel(p)
+                for i, doc in enumerate(load_docs(p, rel)):
+                    kind: Literal["smp", "json6902"] = "json6902" if isinstance(doc, list) else "smp"
+                    out.append(Patch(kind, layer, DocRef(rel, i), target, doc))
+            elif isinstance(inline, str):
+                try:
+                    docs = list(yaml.load_all(inline, Loader=_Loader))
+                except yaml.YAMLError as e:
+                    raise ValueError(f"{krel}: inline patch is not valid YAML") from e
+                for doc in docs:
+                    out.append(Patch("json6902" if isinstance(doc, list) else "smp", layer, None, target, doc))
+        return out
+
+    def kustomization_users(self) -> dict[str, list[str]]:
+        """folder -> the kustomization folders that list it (as a resource, base or component)."""
+        if self._kustomizations is None:
+            users: dict[str, list[str]] = {}
+            for dirpath, dirnames, filenames in os.walk(self.repo):
+                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+                for k in KUSTOMIZATION:
+                    if k in filenames:
+                        folder = Path(dirpath)
+                        try:
+                            docs = load_docs(folder / k, self.rel(folder / k))
+                        except (ValueError, OSError):
+                            continue
+                        kd = docs[0] if docs and isinstance(docs[0], dict) else {}
+                        for entry in [
+                            *(kd.get("resources") or []),
+                            *(kd.get("bases") or []),
+                            *(kd.get("components") or []),
+                        ]:
+                            p = folder / str(entry)
+                            if p.is_dir() and _within(self.repo, p):
+                                users.setdefault(self.rel(p), []).append(self.rel(folder))
+                        break
+            self._kustomizations = users
+        return self._kustomizations
+
+    # --- helm --------------------------------------------------------------
+
+    def _helm(self, path: str, namespace: str, spec: dict[str, Any], release: str) -> AppSource:
+        h = spec.get("helm") or {}
+        src = AppSource("helm", path, namespace=namespace, release=str(h.get("releaseName") or release or "release"))
+        files = [str(v) for v in h.get("valueFiles") or []] or ["values.yaml"]
+        root = self.repo / path
+        for f in files:
+            p = root / f
+            if "://" in f:
+                src.errors.append(f"{path}: values file {f!r} is remote; not edited")
+            elif not _within(self.repo, p):
+                src.errors.append(f"{path}: values file {f!r} points outside the repository")
+            elif p.is_file():
+                src.values_files.append(self.rel(p))
+            elif not h.get("ignoreMissingValueFiles"):
+                src.errors.append(f"{path}: values file {f!r} does not exist")
+        src.helm_parameters = [p for p in h.get("parameters") or [] if isinstance(p, dict)]
+        src.helm_inline_values = bool(h.get("values") or h.get("valuesObject"))
+        return src
+
+
+def _copy(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _copy(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_copy(v) for v in obj]
+    return obj
+
+
+def _targets(p: Patch, o: Origin) -> bool:
+    t = p.target
+    if not t and p.kind == "smp" and isinstance(p.data, dict):
+        t = {"kind": p.data.get("kind"), "name": dig(p.data, "metadata", "name")}
+    if not t:
+        return False
+    name = o.names.get(p.layer, o.ref.name)
+    if t.get("kind") and t["kind"] != o.ref.kind:
+        return False
+    if t.get("name"):
+        pat = str(t["name"])
+        if not (pat == name or pat == o.ref.name or re.fullmatch(pat, name)):
+            return False
+    if t.get("namespace") and t["namespace"] != str(dig(o.data, "metadata", "namespace") or ""):
+        return False
+    if t.get("labelSelector"):
+        labels = dig(o.data, "metadata", "labels") or {}
+        for part in str(t["labelSelector"]).split(","):
+            k, _, v = part.partition("=")
+            if labels.get(k.strip()) != v.strip():
+                return False
+    return True
+
+
+def smp_merge(base: Any, patch: Any) -> Any:
+    """Strategic merge, the subset that matters here: maps merge, lists of named items merge by name."""
+    if isinstance(base, dict) and isinstance(patch, dict):
+        out = dict(base)
+        for k, v in patch.items():
+            if k == "$patch":
+                continue
+            out[k] = smp_merge(base.get(k), v) if k in base else _copy(v)
+        return out
+    if isinstance(base, list) and isinstance(patch, list) and all(isinstance(x, dict) and "name" in x for x in patch):
+        merged = [_copy(x) for x in base]
+        for item in patch:
+            for i, b in enumerate(merged):
+                if isinstance(b, dict) and b.get("name") == item["name"]:
+                    merged[i] = smp_merge(b, item)
+                    break
+            else:
+                merged.append(_copy(item))
+        return merged
+    return _copy(patch)
+
+
+def pointer(path: str) -> list[str]:
+    return [p.replace("~1", "/").replace("~0", "~") for p in path.lstrip("/").split("/")] if path.strip("/") else []
+
+
+def _apply_patch(data: dict[str, Any], p: Patch) -> None:
+    if p.kind == "smp":
+        if isinstance(p.data, dict):
+            merged = smp_merge(data, {k: v for k, v in p.data.items() if k not in ("apiVersion", "kind", "metadata")})
+            data.clear()
+            data.update(merged)
+        return
+    for op in p.data or []:
+        if not isinstance(op, dict) or op.get("op") not in ("add", "replace", "remove"):
+            continue
+        parts = pointer(str(op.get("path") or ""))
+        node: Any = data
+        try:
+            for part in parts[:-1]:
+                node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+            last = parts[-1]
+            if op["op"] == "remove":
+                del node[int(last) if isinstance(node, list) else last]
+            elif isinstance(node, list):
+                if last == "-":
+                    node.append(_copy(op.get("value")))
+                elif op["op"] == "add":
+                    node.insert(int(last), _copy(op.get("value")))
+                else:
+                    node[int(last)] = _copy(op.get("value"))
+            else:
+                node[last] = _copy(op.get("value"))
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError):
+            continue
+
+
+def _set_image(data: dict[str, Any], img: dict[str, Any]) -> None:
+    name = str(img.get("name") or "")
+    spec = (
+        dig(data, "spec", "template", "spec")
+        or dig(data, "spec", "jobTemplate", "spec", "template", "spec")
+        or dig(data, "spec")
+    )
+    if not isinstance(spec, dict):
+        return
+    for c in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+        if not isinstance(c, dict):
+            continue
+        image = str(c.get("image") or "")
+        repo = re.split(r"[@]", image)[0]
+        repo_no_tag = repo.rsplit(":", 1)[0] if ":" in repo.rsplit("/", 1)[-1] else repo
+        if repo_no_tag != name:
+            continue
+        new = str(img.get("newName") or repo_no_tag)
+        if img.get("digest"):
+            c["image"] = f"{new}@{img['digest']}"
+        elif img.get("newTag"):
+            c["image"] = f"{new}:{img['newTag']}"
+        else:
+            c["image"] = new + image[len(repo_no_tag) :]

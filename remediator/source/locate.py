@@ -1,0 +1,387 @@
+"""Turn a typed change to an object into edits of the files that produce it.
+
+Plain YAML: the document that declares the object. Kustomize: the last patch that sets the field;
+else the base document when it lies in the app's source path and no other kustomization uses it;
+else a new strategic-merge patch in the app's own kustomization. Helm: the values file entry that
+holds the running value (found by value and key), or the ``toYaml .Values.X`` block the template
+renders; anything else is reported for a person to edit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from remediator.model import ObjectRef
+from remediator.policy import Policy
+from remediator.source.index import AppSource, Origin, Patch, SourceIndex, pointer
+from remediator.source.yamlfile import EditError, FieldPath, YamlFile, dump_block, path_str, plain
+
+
+class Refused(Exception):
+    """An edit the rules refuse; ``rule`` names the rule."""
+
+    def __init__(self, reason: str, rule: str) -> None:
+        super().__init__(reason)
+        self.rule = rule
+
+
+def within(root: str, rel: str) -> bool:
+    return not root or rel == root or rel.startswith(root.rstrip("/") + "/")
+
+
+@dataclass
+class Workspace:
+    """Files of one checkout being edited in memory; nothing is written here."""
+
+    repo: Path
+    roots: list[str]
+    policy: Policy
+    files: dict[str, YamlFile] = field(default_factory=dict)
+    created: dict[str, str] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)
+
+    def guard(self, rel: str) -> Path:
+        rel = PurePosixPath(rel).as_posix()
+        if not any(within(r, rel) for r in self.roots):
+            raise Refused(f"{rel}: outside the app's source path ({', '.join(self.roots) or '.'})", "source-path")
+        if not self.policy.paths.admits(rel):
+            raise Refused(f"{rel}: not allowed by the policy's paths", "paths")
+        path = self.repo / rel
+        try:
+            path.resolve().relative_to(self.repo.resolve())
+        except ValueError as e:
+            raise Refused(f"{rel}: a symbolic link pointing outside the repository", "source-path") from e
+        if path.is_symlink():
+            raise Refused(f"{rel}: a symbolic link; not edited", "source-path")
+        return path
+
+    def open(self, rel: str) -> YamlFile:
+        if rel in self.files:
+            return self.files[rel]
+        path = self.guard(rel)
+        yf = YamlFile.parse(self.created.pop(rel), rel) if rel in self.created else YamlFile.read(path, rel)
+        self.files[rel] = yf
+        return yf
+
+    def create(self, rel: str, text: str) -> None:
+        path = self.guard(rel)
+        if path.exists() or rel in self.files or rel in self.created:
+            raise Refused(f"{rel}: already exists; not overwritten", "no-overwrite")
+        self.created[rel] = text
+
+    def results(self) -> list[tuple[str, str | None, str]]:
+        """(file, old text or None for a new file, new text) for every file that changed."""
+        out: list[tuple[str, str | None, str]] = []
+        for rel, yf in sorted(self.files.items()):
+            new = yf.render()
+            if new != yf.original:
+                out.append((rel, yf.original if (self.repo / rel).exists() else None, new))
+        out += [(rel, None, text) for rel, text in sorted(self.created.items())]
+        return out
+
+
+def _doc_of(yf: YamlFile, kind: str, name: str, hint: int | None) -> int:
+    docs = yf.find(kind, name)
+    if not docs:
+        if hint is not None and hint < len(yf.docs):
+            return hint
+        raise EditError(f"{yf.path}: no {kind} {name} in the file")
+    if len(docs) > 1:
+        raise Refused(f"{yf.path}: {kind} {name} is defined {len(docs)} times; not guessing which", "ambiguous-source")
+    return docs[0]
+
+
+def _single(src: AppSource, ref: ObjectRef) -> Origin:
+    found = src.find(ref)
+    top = [o for o in found if not o.layers or o.layers != ["(nested)"]] if not src.recurse else found
+    found = top or found
+    if not found:
+        raise Refused(f"{ref} is not declared in the app's source {src.root or '.'}", "not-in-source")
+    if len(found) > 1:
+        files = ", ".join(sorted({o.base.file for o in found if o.base}))
+        raise Refused(
+            f"{ref} is defined more than once in the source ({files}); not guessing which", "ambiguous-source"
+        )
+    return found[0]
+
+
+def get_path(data: Any, path: FieldPath) -> Any:
+    node = data
+    for part in path:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and -len(node) <= part < len(node) else None
+        elif isinstance(part, dict):
+            node = (
+                next(
+                    (i for i in node or [] if isinstance(i, dict) and all(str(i.get(k)) == v for k, v in part.items())),
+                    None,
+                )
+                if isinstance(node, list)
+                else None
+            )
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            return None
+    return node
+
+
+def concrete(data: Any, path: FieldPath) -> list[str] | None:
+    """The JSON-pointer segments of ``path`` in ``data`` (selectors resolved to indexes)."""
+    out: list[str] = []
+    node = data
+    for part in path:
+        if isinstance(part, dict):
+            if not isinstance(node, list):
+                return None
+            for i, item in enumerate(node):
+                if isinstance(item, dict) and all(str(item.get(k)) == v for k, v in part.items()):
+                    out.append(str(i))
+                    node = item
+                    break
+            else:
+                return None
+        elif isinstance(part, int):
+            out.append(str(part))
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        else:
+            out.append(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out
+
+
+def set_field(
+    ws: Workspace,
+    index: SourceIndex,
+    src: AppSource,
+    ref: ObjectRef,
+    path: FieldPath,
+    value: Any,
+    current: Any,
+    role: str,
+) -> str:
+    """Edit the source so that ``ref`` renders with ``value`` at ``path``. Returns how it was done."""
+    if src.errors and not src.objects:
+        raise Refused(src.errors[0], "source-unreadable")
+    if src.kind == "helm":
+        return _helm(ws, index, src, ref, path, value, current, role)
+    origin = _single(src, ref)
+    if origin.base is None:
+        raise Refused(f"{ref} is generated by a kustomize generator; edit its generator inputs manually", "generated")
+    if src.kind == "directory":
+        yf = ws.open(origin.base.file)
+        doc = _doc_of(yf, ref.kind, ref.name, origin.base.doc)
+        yf.set(doc, path, value)
+        return f"{origin.base.file}: {path_str(path)}"
+    return _kustomize(ws, index, src, origin, path, value, role)
+
+
+def _patch_sets(p: Patch, base: dict[str, Any], path: FieldPath) -> FieldPath | None:
+    """Where in the patch document ``p`` the field at ``path`` is set, if it is."""
+    if p.kind == "smp":
+        if isinstance(p.data, dict) and get_path(p.data, path) is not None:
+            return path
+        return None
+    ptr = concrete(base, path)
+    if ptr is None:
+        return None
+    for i, op in enumerate(p.data or []):
+        if not isinstance(op, dict) or op.get("op") not in ("add", "replace"):
+            continue
+        opp = pointer(str(op.get("path") or ""))
+        if opp == ptr:
+            return (i, "value")
+        if ptr[: len(opp)] == opp and isinstance(op.get("value"), (dict, list)):
+            inner = ptr[len(opp) :]
+            sub: list[Any] = []
+            for seg, orig in zip(inner, path[len(path) - len(inner) :], strict=False):
+                sub.append(orig if isinstance(orig, (dict, str)) else int(seg))
+            if get_path(op["value"], tuple(sub)) is not None:
+                return (i, "value", *sub)
+    return None
+
+
+def _kustomize(
+    ws: Workspace, index: SourceIndex, src: AppSource, origin: Origin, path: FieldPath, value: Any, role: str
+) -> str:
+    assert origin.base is not None
+    base_data = _base_data(index, origin)
+    # 1. the last patch that sets the field wins in the render, so that is the one to change
+    for p in reversed(origin.patches):
+        where = _patch_sets(p, base_data, path)
+        if where is None:
+            continue
+        if p.loc is None:
+            raise Refused(
+                f"{p.layer}: the field is set by an inline patch in the kustomization; edit it manually", "inline-patch"
+            )
+        if within(src.root, p.loc.file) and not _shared(index, p.layer, origin, src):
+            yf = ws.open(p.loc.file)
+            yf.set(p.loc.doc if p.loc.doc < len(yf.docs) else 0, where, value)
+            return f"{p.loc.file} (patch): {path_str(where)}"
+        break  # the patch is shared or outside the app: override it from the app's own overlay
+    # 2. the base document, if only this app renders it
+    if within(src.root, origin.base.file) and not any(
+        _shared(index, layer, origin, src) for layer in origin.layers[:-1]
+    ):
+        yf = ws.open(origin.base.file)
+        doc = _doc_of(yf, origin.ref.kind, str(base_data.get("metadata", {}).get("name")), origin.base.doc)
+        yf.set(doc, path, value)
+        return f"{origin.base.file}: {path_str(path)}"
+    # 3. a new strategic-merge patch in the app's own kustomization
+    return _add_patch(ws, index, src, origin, path, value)
+
+
+def _base_data(index: SourceIndex, origin: Origin) -> dict[str, Any]:
+    assert origin.base is not None
+    from remediator.source.index import load_docs
+
+    docs = load_docs(index.repo / origin.base.file, origin.base.file)
+    for d in docs:
+        if isinstance(d, dict) and d.get("kind") == origin.ref.kind:
+            n = str((d.get("metadata") or {}).get("name"))
+            if origin.names and n == next(iter(origin.names.values())):
+                return d
+    return docs[origin.base.doc] if origin.base.doc < len(docs) and isinstance(docs[origin.base.doc], dict) else {}
+
+
+def _shared(index: SourceIndex, layer: str, origin: Origin, src: AppSource) -> bool:
+    """Would another kustomization (outside this app's chain) change with an edit in ``layer``?"""
+    users = index.kustomization_users().get(layer, [])
+    return any(u not in origin.layers for u in users)
+
+
+def _add_patch(ws: Workspace, index: SourceIndex, src: AppSource, origin: Origin, path: FieldPath, value: Any) -> str:
+    root_layer = origin.layers[-1] if origin.layers else src.root
+    kfile = index.kustomization_file(index.repo / root_layer)
+    if kfile is None:
+        raise Refused(f"{root_layer}: no kustomization to add a patch to", "not-in-source")
+    krel = index.rel(kfile)
+    name = origin.names.get(root_layer, origin.ref.name)
+    body: dict[str, Any] = {
+        "apiVersion": str(origin.data.get("apiVersion") or "v1"),
+        "kind": origin.ref.kind,
+        "metadata": {"name": name},
+    }
+    node: Any = body
+    for i, part in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(part, dict):
+            item: dict[str, Any] = dict(part)
+            node.append(item) if isinstance(node, list) else None
+            node = item
+            continue
+        if isinstance(part, int):
+            raise Refused(f"{origin.ref}: {path_str(path)} addresses a list by index; a patch cannot", "patch-by-index")
+        if last:
+            node[part] = value
+        else:
+            nxt = path[i + 1]
+            node[part] = [] if isinstance(nxt, dict) else {}
+            node = node[part]
+    fname = f"{origin.ref.kind.lower()}-{name}-remediator-patch.yaml"
+    rel = (PurePosixPath(root_layer) / fname).as_posix()
+    if (index.repo / rel).exists() or rel in ws.files:
+        yf = ws.open(rel)
+        yf.set(0, path, value)
+        return f"{rel} (patch): {path_str(path)}"
+    ws.create(rel, dump_block(body))
+    kf = ws.open(krel)
+    key = "patches"
+    kdata = plain(kf.docs[0].data) if kf.docs else {}
+    if isinstance(kdata, dict) and "patchesStrategicMerge" in kdata and "patches" not in kdata:
+        kf.append_item(0, ("patchesStrategicMerge",), fname)
+    else:
+        kf.append_item(0, (key,), {"path": fname})
+    return f"{rel} (new patch, listed in {krel}): {path_str(path)}"
+
+
+_VALUES_REF = re.compile(r"\.Values\.([A-Za-z0-9_.]+)")
+_TOYAML = re.compile(r"toYaml\s+\.Values\.([A-Za-z0-9_.]+)")
+
+
+def _helm(
+    ws: Workspace,
+    index: SourceIndex,
+    src: AppSource,
+    ref: ObjectRef,
+    path: FieldPath,
+    value: Any,
+    current: Any,
+    role: str,
+) -> str:
+    chart = src.root or "."
+    templates = sorted((index.repo / src.root / "templates").glob("*.y*ml")) if src.root is not None else []
+    tpl_text = {t.name: t.read_text(encoding="utf-8", errors="replace") for t in templates if t.is_file()}
+    kind_tpl = next((n for n, t in tpl_text.items() if re.search(rf"kind:\s*{re.escape(ref.kind)}\b", t)), "?")
+    for p in src.helm_parameters:
+        if current is not None and str(p.get("value")) == str(current):
+            raise Refused(
+                f"the value comes from helm.parameters {p.get('name')} in the Application, not from Git; edit it there",
+                "helm-parameters",
+            )
+    used = {m.group(1) for t in tpl_text.values() for m in _VALUES_REF.finditer(t)}
+    tail = [p for p in path if isinstance(p, str)][-2:]
+    candidates: list[tuple[str, tuple[str, ...]]] = []
+    wanted = {str(current)} if current is not None else set()
+    tag = ""
+    if role == "image" and current is not None and ":" in str(current).rsplit("/", 1)[-1]:
+        tag = str(current).rsplit(":", 1)[1]
+        wanted.add(tag)
+    for vf in reversed(src.values_files):
+        yf = ws.open(vf)
+        data = plain(yf.docs[0].data) if yf.docs else None
+        for vpath, leaf in _leaves(data):
+            if str(leaf) in wanted and _tail_ok(vpath, tail, role):
+                dotted = ".".join(vpath)
+                if any(dotted == u or dotted.startswith(u + ".") for u in used):
+                    candidates.append((vf, vpath))
+        if candidates:
+            break
+    if len(candidates) == 1:
+        vf, vpath = candidates[0]
+        yf = ws.open(vf)
+        if tag and str(get_path(plain(yf.docs[0].data), vpath)) == tag:
+            value = str(value).rsplit(":", 1)[1]
+        yf.set(0, vpath, value)
+        return f"{vf} (Helm values of chart {chart}): {'.'.join(vpath)}"
+    if len(candidates) > 1:
+        where = ", ".join(f"{f}:{'.'.join(p)}" for f, p in candidates[:3])
+        raise Refused(f"several Helm values hold {current!r} ({where}); edit manually", "ambiguous-source")
+    # a block the template renders with toYaml, e.g. resources: {{- toYaml .Values.resources | nindent 12 }}
+    str_path = [p for p in path if isinstance(p, str)]
+    for block in ("resources", "env", "livenessProbe", "readinessProbe"):
+        if block in str_path and src.values_files:
+            rest = tuple(str_path[str_path.index(block) + 1 :])
+            for name, t in tpl_text.items():
+                for m in _TOYAML.finditer(t):
+                    vkey = m.group(1)
+                    if vkey.split(".")[-1] == block and block != "env":
+                        vf = src.values_files[-1]
+                        yf = ws.open(vf)
+                        yf.set(0, (*vkey.split("."), *rest), value)
+                        return f"{vf} (Helm values of chart {chart}, rendered by templates/{name}): {vkey}.{'.'.join(rest)}"
+    raise Refused(
+        f"{ref} {path_str(path)} is rendered by chart {chart}, template templates/{kind_tpl}, from something the bot "
+        "cannot map to a values file; edit manually",
+        "helm-unmapped",
+    )
+
+
+def _leaves(data: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    out: list[tuple[tuple[str, ...], Any]] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            out += _leaves(v, (*prefix, str(k)))
+    elif not isinstance(data, list) and data is not None:
+        out.append((prefix, data))
+    return out
+
+
+def _tail_ok(vpath: tuple[str, ...], tail: list[str], role: str) -> bool:
+    if role in ("env-value", "image"):
+        return True
+    return tuple(vpath[-len(tail) :]) == tuple(tail) if tail else True
