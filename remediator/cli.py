@@ -218,7 +218,8 @@ def eval_cmd(
     dirs: Annotated[list[Path], typer.Argument(help="scenario folders, or folders of scenarios")],
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
     minimum: Annotated[
-        float | None, typer.Option("--min", help="exit 5 when the category, culprit or fix score is below this fraction")
+        float | None,
+        typer.Option("--min", help="exit 5 when the category, culprit or fix score is below this fraction"),
     ] = None,
 ) -> None:
     """Score the diagnosis on scenarios (see the scenario contract)."""

@@ -105,7 +105,10 @@ def fix_scenario(path: Path, ev: Evidence, d: Diagnosis) -> FixResult | None:
 
 def _get(data: Any, dotted: str) -> tuple[bool, Any]:
     node = data
-    for part in dotted.replace("]", "").replace("[", ".").split("."):
+    parts = dotted.replace("]", "").replace("[", ".").split(".")
+    if isinstance(data, dict) and "" in data and len(data) == 1:
+        node = data[""]  # a document that is not a mapping (a JSON 6902 patch list)
+    for part in parts:
         if part == "":
             continue
         if isinstance(node, list) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
@@ -126,8 +129,13 @@ def assertion_holds(repo: Path, a: dict[str, Any]) -> bool:
     if not path.is_file():
         return a.get("exists") is False
     sel = a.get("select") or {}
-    docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict)]
+    docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
     for d in docs:
+        if not isinstance(d, dict):
+            if sel:
+                continue
+            d = {"": d}
+            a = {**a, "path": "." + str(a.get("path") or "")}
         meta = d.get("metadata") or {}
         if sel.get("kind") and d.get("kind") != sel["kind"]:
             continue

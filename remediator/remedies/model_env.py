@@ -6,7 +6,7 @@ from __future__ import annotations
 from os.path import commonpath
 
 from remediator.model import Category, Finding
-from remediator.remedies.base import Context, Proposal, Refusal, Remedy, SetField, container_of, container_path
+from remediator.remedies.base import Check, Context, Proposal, Refusal, Remedy, SetField, container_of, container_path
 
 
 def choose(missing: str, available: list[str], preferred: list[str]) -> str | None:
@@ -62,9 +62,9 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
             f"it serves {', '.join(available)}. {new!r} is {why}."
         ),
         changes=[SetField(f.culprit, path, new, current=missing, role="env-value")],
+        checks=[Check(f.culprit, path, new)],
         risk=f"The app answers with model {new} instead of {missing}: quality and latency may differ. "
         f"Alternatively pull {missing} on the server (`ollama pull {missing}`) and close this PR.",
-        checks=[],
     )
 
 

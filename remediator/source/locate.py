@@ -261,41 +261,51 @@ def _add_patch(ws: Workspace, index: SourceIndex, src: AppSource, origin: Origin
         raise Refused(f"{root_layer}: no kustomization to add a patch to", "not-in-source")
     krel = index.rel(kfile)
     name = origin.names.get(root_layer, origin.ref.name)
-    body: dict[str, Any] = {
-        "apiVersion": str(origin.data.get("apiVersion") or "v1"),
-        "kind": origin.ref.kind,
-        "metadata": {"name": name},
-    }
-    node: Any = body
-    for i, part in enumerate(path):
-        last = i == len(path) - 1
-        if isinstance(part, dict):
-            item: dict[str, Any] = dict(part)
-            node.append(item) if isinstance(node, list) else None
-            node = item
-            continue
-        if isinstance(part, int):
-            raise Refused(f"{origin.ref}: {path_str(path)} addresses a list by index; a patch cannot", "patch-by-index")
-        if last:
-            node[part] = value
-        else:
-            nxt = path[i + 1]
-            node[part] = [] if isinstance(nxt, dict) else {}
-            node = node[part]
+    by_name = all(not isinstance(p, dict) or set(p) == {"name"} for p in path) and not any(
+        isinstance(p, int) for p in path
+    )
     fname = f"{origin.ref.kind.lower()}-{name}-remediator-patch.yaml"
     rel = (PurePosixPath(root_layer) / fname).as_posix()
     if (index.repo / rel).exists() or rel in ws.files:
-        yf = ws.open(rel)
-        yf.set(0, path, value)
-        return f"{rel} (patch): {path_str(path)}"
-    ws.create(rel, dump_block(body))
+        raise Refused(
+            f"{rel}: a remediator patch for {origin.ref} exists already; edit it or merge the open fix first",
+            "no-overwrite",
+        )
+    entry: dict[str, Any] = {"path": fname}
+    if by_name:
+        # a strategic-merge patch: lists of named items (containers, env) merge by name
+        body: dict[str, Any] = {
+            "apiVersion": str(origin.data.get("apiVersion") or "v1"),
+            "kind": origin.ref.kind,
+            "metadata": {"name": name},
+        }
+        node: Any = body
+        for i, part in enumerate(path):
+            if isinstance(part, dict):
+                item: dict[str, Any] = dict(part)
+                node.append(item)
+                node = item
+            elif i == len(path) - 1:
+                node[part] = value
+            else:
+                node[part] = [] if isinstance(path[i + 1], dict) else {}
+                node = node[part]
+        text = dump_block(body)
+    else:
+        # other lists (binding subjects, ports) are replaced whole by a strategic merge: use JSON 6902
+        ptr = concrete(_base_data(index, origin), path)
+        if ptr is None:
+            raise Refused(f"{origin.ref}: {path_str(path)} is not in the base document; edit manually", "not-in-source")
+        esc = "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in ptr)
+        text = dump_block([{"op": "replace", "path": esc, "value": value}])
+        entry["target"] = {"kind": origin.ref.kind, "name": name}
+    ws.create(rel, text)
     kf = ws.open(krel)
-    key = "patches"
     kdata = plain(kf.docs[0].data) if kf.docs else {}
-    if isinstance(kdata, dict) and "patchesStrategicMerge" in kdata and "patches" not in kdata:
+    if by_name and isinstance(kdata, dict) and "patchesStrategicMerge" in kdata and "patches" not in kdata:
         kf.append_item(0, ("patchesStrategicMerge",), fname)
     else:
-        kf.append_item(0, (key,), {"path": fname})
+        kf.append_item(0, ("patches",), entry)
     return f"{rel} (new patch, listed in {krel}): {path_str(path)}"
 
 
@@ -325,6 +335,15 @@ def _helm(
             )
     used = {m.group(1) for t in tpl_text.values() for m in _VALUES_REF.finditer(t)}
     tail = [p for p in path if isinstance(p, str)][-2:]
+    # the template line that writes the field, e.g. "storage: {{ .Values.persistence.size }}"
+    last_key = tail[-1] if tail else ""
+    direct = {
+        m.group(1)
+        for t in tpl_text.values()
+        for line in t.splitlines()
+        if re.match(rf"\s*-?\s*{re.escape(last_key)}:\s", line)
+        for m in _VALUES_REF.finditer(line)
+    }
     candidates: list[tuple[str, tuple[str, ...]]] = []
     wanted = {str(current)} if current is not None else set()
     tag = ""
@@ -335,7 +354,7 @@ def _helm(
         yf = ws.open(vf)
         data = plain(yf.docs[0].data) if yf.docs else None
         for vpath, leaf in _leaves(data):
-            if str(leaf) in wanted and _tail_ok(vpath, tail, role):
+            if str(leaf) in wanted and (".".join(vpath) in direct or _tail_ok(vpath, tail, role)):
                 dotted = ".".join(vpath)
                 if any(dotted == u or dotted.startswith(u + ".") for u in used):
                     candidates.append((vf, vpath))

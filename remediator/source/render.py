@@ -65,8 +65,61 @@ def render(
                 cmd += ["--namespace", namespace]
             out = _run(cmd, repo)
             return [d for d in yaml.safe_load_all(out) if isinstance(d, dict)], "helm template"
-        raise RenderError("helm is not installed; the chart cannot be rendered here")
+        try:
+            import helm_python
+        except ImportError:
+            raise RenderError("helm is not installed; the chart cannot be rendered here") from None
+        return _render_sdk(
+            helm_python, folder, spec or {}, namespace, release
+        ), f"Helm SDK {helm_python.helm_sdk_version()}"
     src = SourceIndex(repo).source(root, namespace, spec, release)
     if src.errors and not src.objects:
         raise RenderError(src.errors[0])
     return [o.data for o in src.objects], "remediator (built-in resolution)"
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Helm's merge of values: maps merge key by key, anything else is replaced."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def helm_values(folder: Path, spec: dict[str, Any]) -> dict[str, Any]:
+    """The values an Argo CD Helm source passes: valueFiles in order, then values/valuesObject, then parameters."""
+    h = spec.get("helm") or {}
+    values: dict[str, Any] = {}
+    for vf in h.get("valueFiles") or []:
+        p = folder / str(vf)
+        if p.is_file():
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+            if isinstance(loaded, dict):
+                values = deep_merge(values, loaded)
+    inline = h.get("valuesObject") or (yaml.safe_load(h["values"]) if isinstance(h.get("values"), str) else None)
+    if isinstance(inline, dict):
+        values = deep_merge(values, inline)
+    for prm in h.get("parameters") or []:
+        if isinstance(prm, dict) and prm.get("name"):
+            node = values
+            keys = str(prm["name"]).split(".")
+            for k in keys[:-1]:
+                node = node.setdefault(k, {})
+            node[keys[-1]] = prm.get("value")
+    return values
+
+
+def _render_sdk(helm: Any, folder: Path, spec: dict[str, Any], namespace: str, release: str) -> list[dict[str, Any]]:
+    try:
+        with helm.Chart.load(str(folder)) as chart:
+            manifests = chart.render(
+                helm_values(folder, spec), name=release or "release", namespace=namespace or "default"
+            )
+    except helm.HelmError as e:
+        raise RenderError(f"helm: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
+    out: list[dict[str, Any]] = []
+    for name, text in sorted(manifests.items()):
+        if name.endswith("NOTES.txt"):
+            continue
+        out += [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+    return out

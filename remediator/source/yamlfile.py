@@ -446,7 +446,7 @@ def _insert_key(
         end += 1
     if lines[last_content].rstrip("\r\n").endswith(("|", ">", "|-", ">-", "|+", ">+")):
         raise EditError(f"{where}: a block scalar ends the mapping; edit manually")
-    block = _block(rest, value, kcol, step, nl)
+    block = _block(rest, value, kcol, step, nl, _seq_offset(lines))
     tail = lines[last_content]
     if not tail.endswith(("\n", "\r")):
         lines = [*lines[:last_content], tail + nl, *lines[last_content + 1 :]]
@@ -458,24 +458,44 @@ class _Seq(list[Any]):
     """A list value to write in block style under a new key."""
 
 
+def _map_lines(value: dict[str, Any], col: int, nl: str) -> list[str]:
+    out = []
+    for k, v in value.items():
+        if isinstance(v, dict):
+            out.append(f"{' ' * col}{k}:{nl}")
+            out += _map_lines(v, col + 2, nl)
+        else:
+            out.append(f"{' ' * col}{k}: {format_scalar(v)}{nl}")
+    return out
+
+
 def _item_lines(value: Any, dash: int, nl: str) -> list[str]:
     pad = " " * dash
     if isinstance(value, dict):
-        items = list(value.items())
-        out = [f"{pad}- {items[0][0]}: {format_scalar(items[0][1])}{nl}"]
-        out += [f"{pad}  {k}: {format_scalar(v)}{nl}" for k, v in items[1:]]
-        return out
+        lines = _map_lines(value, dash + 2, nl)
+        return [pad + "- " + lines[0][dash + 2 :], *lines[1:]]
     return [f"{pad}- {format_scalar(value)}{nl}"]
 
 
-def _block(rest: FieldPath, value: Any, col: int, step: int, nl: str) -> list[str]:
+def _seq_offset(lines: list[str]) -> int:
+    """How far this file indents a block sequence under its key (0 for "key:\n- a", 2 for "key:\n  - a")."""
+    offsets: dict[int, int] = {}
+    for a, b in itertools.pairwise(lines):
+        if a.rstrip().endswith(":") and b.lstrip().startswith("- "):
+            off = (len(b) - len(b.lstrip(" "))) - (len(a) - len(a.lstrip(" ")))
+            if off >= 0:
+                offsets[off] = offsets.get(off, 0) + 1
+    return max(offsets, key=lambda k: offsets[k]) if offsets else 0
+
+
+def _block(rest: FieldPath, value: Any, col: int, step: int, nl: str, seq_off: int = 0) -> list[str]:
     out = []
     for i, k in enumerate(rest):
         pad = " " * (col + i * step)
         if i == len(rest) - 1 and isinstance(value, _Seq):
             out.append(f"{pad}{k}:{nl}")
             for v in value:
-                out += _item_lines(v, col + i * step, nl)
+                out += _item_lines(v, col + i * step + seq_off, nl)
         elif i == len(rest) - 1:
             out.append(f"{pad}{k}: {format_scalar(value)}{nl}")
         else:
