@@ -324,7 +324,11 @@ class SourceIndex:
         for rep in kd.get("replicas") or []:
             if isinstance(rep, dict):
                 for o in objs:
-                    if o.names[layer] == rep.get("name") and isinstance(o.data.get("spec"), dict):
+                    if (
+                        o.names[layer] == rep.get("name")
+                        and o.ref.kind in ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController")
+                        and isinstance(o.data.get("spec"), dict)
+                    ):
                         o.data["spec"]["replicas"] = rep.get("count")
         for o in objs:
             meta = o.data.setdefault("metadata", {})

@@ -9,6 +9,7 @@ renders; anything else is reported for a person to edit.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -44,7 +45,9 @@ class Workspace:
     touched: set[str] = field(default_factory=set)
 
     def guard(self, rel: str) -> Path:
-        rel = PurePosixPath(rel).as_posix()
+        rel = posixpath.normpath(rel)
+        if rel.startswith("../") or rel == ".." or rel.startswith("/"):
+            raise Refused(f"{rel}: outside the repository", "source-path")
         if not any(within(r, rel) for r in self.roots):
             raise Refused(f"{rel}: outside the app's source path ({', '.join(self.roots) or '.'})", "source-path")
         if not self.policy.paths.admits(rel):

@@ -18,9 +18,14 @@ from remediator.source.index import SourceIndex
 TIMEOUT_S = 60
 
 
+def builtin_only() -> bool:
+    """``REMEDIATOR_RENDER=builtin`` forces our own resolution (to compare it with the real tools)."""
+    return os.environ.get("REMEDIATOR_RENDER", "") == "builtin"
+
+
 def find_tool(name: str) -> str | None:
     """A tool on PATH, or installed next to this Python (a venv's bin/ with remediator[render])."""
-    if os.environ.get(f"REMEDIATOR_NO_{name.upper()}"):
+    if builtin_only():
         return None
     found = shutil.which(name)
     if found:
@@ -66,6 +71,8 @@ def render(
             out = _run(cmd, repo)
             return [d for d in yaml.safe_load_all(out) if isinstance(d, dict)], "helm template"
         try:
+            if builtin_only():
+                raise ImportError
             import helm_python
         except ImportError:
             raise RenderError("helm is not installed; the chart cannot be rendered here") from None
