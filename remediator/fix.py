@@ -118,7 +118,10 @@ def _desired(sources: list[AppSource]) -> list[Obj]:
     out: list[Obj] = []
     for s in sources:
         for o in s.objects:
-            out.append({**o.data, "_source": o.base.file if o.base else ""})
+            try:
+                out.append({**o.data, "_source": o.base.file if o.base else ""})
+            except (ValueError, OSError) as e:
+                s.errors.append(str(e))  # the edit of that file is refused later, naming it
     return out
 
 

@@ -394,3 +394,24 @@ def test_fix_without_repo_is_a_usage_error() -> None:
 
 def test_no_network_renderer_env_is_clean() -> None:
     assert os.environ.get("REMEDIATOR_RENDER") in (None, "")
+
+
+def test_quick_identity_scan_agrees_with_the_parser_on_the_corpus() -> None:
+    from remediator.source.index import quick_identities
+
+    corpus = sorted((ROOT / "tests" / "corpus" / "files").iterdir())
+    scanned = 0
+    for p in corpus:
+        text = p.read_bytes().decode()
+        ids = quick_identities(text)
+        if ids is None:
+            continue
+        scanned += 1
+        docs = list(yaml.safe_load_all(text))
+        want = [
+            (i, d["kind"], d["metadata"]["name"], d["metadata"].get("namespace", ""))
+            for i, d in enumerate(docs)
+            if isinstance(d, dict) and isinstance(d.get("metadata"), dict)
+        ]
+        assert [(i, k, n, ns) for i, _api, k, n, ns in ids] == want, p.name
+    assert scanned >= 20

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -54,15 +55,33 @@ class Patch:
     data: Any
 
 
+Op = Callable[[dict[str, Any]], None]
+
+
 @dataclass
 class Origin:
+    """Where one rendered object comes from. ``data`` (the object as our own resolution renders
+    it) is built on first use: indexing reads only kinds and names, so a large repository is
+    indexed without building every object."""
+
     ref: ObjectRef  # as rendered (final namespace and name)
     base: DocRef | None  # the document that declares it; None for generated objects
-    data: dict[str, Any]  # as rendered by our own resolution
+    loader: Callable[[], dict[str, Any]]  # a fresh copy of the declaring document
     layers: list[str] = field(default_factory=list)  # kustomization folders, innermost first
     names: dict[str, str] = field(default_factory=dict)  # layer -> the name its patches see
     patches: list[Patch] = field(default_factory=list)  # in the order they apply
     generated: bool = False
+    ops: list[Op] = field(default_factory=list)  # kustomize transformations, in order
+    _data: dict[str, Any] | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            d = self.loader()
+            for op in self.ops:
+                op(d)
+            self._data = d
+        return self._data
 
 
 @dataclass
@@ -78,9 +97,16 @@ class AppSource:
     namespace: str = ""
     recurse: bool = True
     spec: dict[str, Any] | None = None  # the Application source it came from
+    _by_name: dict[tuple[str, str], list[Origin]] | None = None
+    _indexed: int = 0
 
     def find(self, ref: ObjectRef) -> list[Origin]:
-        out = [o for o in self.objects if o.ref.kind == ref.kind and o.ref.name == ref.name]
+        if self._by_name is None or self._indexed != len(self.objects):
+            self._by_name = {}
+            for o in self.objects:
+                self._by_name.setdefault((o.ref.kind, o.ref.name), []).append(o)
+            self._indexed = len(self.objects)
+        out = self._by_name.get((ref.kind, ref.name), [])
         exact = [o for o in out if o.ref.namespace in (ref.namespace, "")]
         if exact:
             return exact
@@ -154,16 +180,103 @@ def _glob_match(name: str, pattern: str) -> bool:
     return any(fnmatch.fnmatch(name, p) for p in pats if p)
 
 
+_KIND = re.compile(r"^kind:[ \t]*['\"]?([A-Za-z0-9]+)['\"]?[ \t]*(?:#.*)?$", re.M)
+_API = re.compile(r"^apiVersion:[ \t]*['\"]?([A-Za-z0-9./-]+)['\"]?[ \t]*(?:#.*)?$", re.M)
+_META = re.compile(r"^metadata:[ \t]*(?:#.*)?\n((?:(?:[ \t]+.*|[ \t]*)\n?)*)", re.M)
+_FIELD = re.compile(r"^( +)(name|namespace):[ \t]*['\"]?([A-Za-z0-9._:-]+)['\"]?[ \t]*(?:#.*)?$", re.M)
+_DOC_SPLIT = re.compile(r"^---(?:[ \t].*)?$", re.M)
+
+
+def quick_identities(text: str) -> list[tuple[int, str, str, str, str]] | None:
+    """(document index, apiVersion, kind, name, namespace) of each document, read without building
+    the objects; None when any document is not in the plain block style this scan can read for
+    certain (then the caller parses the file)."""
+    if "&" in text or "*" in text or "!" in text or "\t" in text or "\r" in text:
+        return None
+    out = []
+    parts = _DOC_SPLIT.split(text)
+    if len(parts) > 1 and all(not ln.strip() or ln.lstrip().startswith("#") for ln in parts[0].splitlines()):
+        parts = parts[1:]  # comments before the first marker are not a document
+    for i, part in enumerate(parts):
+        body = "\n".join(ln for ln in part.splitlines() if ln.strip() and not ln.lstrip().startswith("#"))
+        if not body:
+            continue
+        kinds = _KIND.findall(part)
+        metas = list(_META.finditer(part + "\n"))
+        if len(kinds) != 1 or len(metas) != 1 or kinds[0].endswith("List"):
+            return None
+        block = metas[0].group(1)
+        fields = [(len(m.group(1)), m.group(2), m.group(3)) for m in _FIELD.finditer(block)]
+        if not fields:
+            return None
+        indent = min(f[0] for f in fields)
+        found = {k: v for ind, k, v in fields if ind == indent}
+        first = next((ln for ln in block.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), "")
+        if "name" not in found or len(first) - len(first.lstrip(" ")) != indent:
+            return None
+        api = _API.findall(part)
+        out.append((i, api[0] if api else "", kinds[0], found["name"], found.get("namespace", "")))
+    return out
+
+
 class SourceIndex:
     """Indexes a checkout once; ``app_source`` resolves one Application source and caches it."""
 
     def __init__(self, repo: Path) -> None:
         self.repo = repo
+        self._root = repo.resolve()
         self._cache: dict[tuple[Any, ...], AppSource] = {}
         self._kustomizations: dict[str, list[str]] | None = None
+        self._docs: dict[str, list[Any]] = {}
 
     def rel(self, path: Path) -> str:
-        return path.resolve().relative_to(self.repo.resolve()).as_posix()
+        try:
+            return path.relative_to(self.repo).as_posix() if ".." not in path.parts else self._resolved_rel(path)
+        except ValueError:
+            return self._resolved_rel(path)
+
+    def _resolved_rel(self, path: Path) -> str:
+        return path.resolve().relative_to(self._root).as_posix()
+
+    def docs(self, path: Path, rel: str) -> list[Any]:
+        """Every document of a file, parsed once per index."""
+        if rel not in self._docs:
+            self._docs[rel] = load_docs(path, rel)
+        return self._docs[rel]
+
+    def objects_in(self, path: Path, rel: str, default_ns: str) -> list[Origin]:
+        """The objects a file declares, each with a lazy loader of its document."""
+        if path.is_symlink():
+            raise ValueError(f"{rel}: a symbolic link; not followed")
+        if path.stat().st_size > MAX_BYTES:
+            raise ValueError(f"{rel}: larger than 5 MiB; not read")
+        text = path.read_text(encoding="utf-8", errors="replace")
+        ids = quick_identities(text) if "{{" not in text and not rel.endswith(".json") else None
+        out: list[Origin] = []
+        if ids is not None:
+            for i, api, kind, name, ns in ids:
+                ns = "" if kind in CLUSTER_SCOPED else (ns or default_ns)
+                out.append(Origin(ObjectRef(kind, ns, name), DocRef(rel, i), self._loader(path, rel, i, None)))
+            return out
+        for i, doc in enumerate(self.docs(path, rel)):
+            objs = _objects_of(doc)
+            for j, obj in enumerate(objs):
+                out.append(
+                    Origin(
+                        _ref(obj, default_ns),
+                        DocRef(rel, i),
+                        self._loader(path, rel, i, j if len(objs) > 1 or obj is not doc else None),
+                    )
+                )
+        return out
+
+    def _loader(self, path: Path, rel: str, doc: int, item: int | None) -> Callable[[], dict[str, Any]]:
+        def load() -> dict[str, Any]:
+            d = self.docs(path, rel)[doc]
+            obj = _objects_of(d)[item] if item is not None else d
+            return _copy(obj) if isinstance(obj, dict) else {}
+
+        return load
 
     # --- Application -> source -------------------------------------------
 
@@ -229,15 +342,13 @@ class SourceIndex:
                 nested = here != root
                 rel = (PurePosixPath(path) / rel_in).as_posix() if path else rel_in
                 try:
-                    docs = load_docs(p, rel)
+                    found = self.objects_in(p, rel, namespace)
                 except (ValueError, OSError) as e:
                     src.errors.append(str(e))
                     continue
-                for i, doc in enumerate(docs):
-                    for obj in _objects_of(doc):
-                        o = Origin(_ref(obj, namespace), DocRef(rel, i), obj)
-                        o.layers = ["(nested)"] if nested else []
-                        src.objects.append(o)
+                for o in found:
+                    o.layers = ["(nested)"] if nested else []
+                    src.objects.append(o)
         return src
 
     # --- kustomize ---------------------------------------------------------
@@ -276,10 +387,7 @@ class SourceIndex:
             if p.is_dir():
                 objs += self._kustomize(p, "", errors, seen)
             else:
-                rel = self.rel(p)
-                for i, doc in enumerate(load_docs(p, rel)):
-                    for obj in _objects_of(doc):
-                        objs.append(Origin(_ref(obj, ""), DocRef(rel, i), _copy(obj)))
+                objs += self.objects_in(p, self.rel(p), "")
         for gen_key, gkind in (("configMapGenerator", "ConfigMap"), ("secretGenerator", "Secret")):
             for g in kd.get(gen_key) or []:
                 if isinstance(g, dict) and g.get("name"):
@@ -288,7 +396,9 @@ class SourceIndex:
                         or dig(kd, "generatorOptions", "disableNameSuffixHash")
                     )
                     obj = {"apiVersion": "v1", "kind": gkind, "metadata": {"name": str(g["name"])}}
-                    objs.append(Origin(ObjectRef(gkind, "", str(g["name"])), None, obj, generated=hashed))
+                    objs.append(
+                        Origin(ObjectRef(gkind, "", str(g["name"])), None, lambda obj=obj: _copy(obj), generated=hashed)
+                    )
         for o in objs:
             o.layers.append(layer)
             o.names[layer] = o.ref.name
@@ -303,40 +413,36 @@ class SourceIndex:
             for entry in cd.get("resources") or []:
                 p = cp / str(entry)
                 if p.is_file():
-                    rel = self.rel(p)
-                    for i, doc in enumerate(load_docs(p, rel)):
-                        for obj in _objects_of(doc):
-                            o = Origin(_ref(obj, ""), DocRef(rel, i), _copy(obj), layers=[layer])
-                            o.names[layer] = o.ref.name
-                            objs.append(o)
+                    for o in self.objects_in(p, self.rel(p), ""):
+                        o.layers.append(layer)
+                        o.names[layer] = o.ref.name
+                        objs.append(o)
             patches += self._patches(cp, self.rel(cfile), cd, layer)
         for pt in patches:
             for o in objs:
                 if _targets(pt, o):
-                    _apply_patch(o.data, pt)
+                    o.ops.append(lambda d, pt=pt: _apply_patch(d, pt))
                     o.patches.append(pt)
         ns = str(kd.get("namespace") or "")
         prefix, suffix = str(kd.get("namePrefix") or ""), str(kd.get("nameSuffix") or "")
-        for img in kd.get("images") or []:
-            if isinstance(img, dict):
-                for o in objs:
-                    _set_image(o.data, img)
-        for rep in kd.get("replicas") or []:
-            if isinstance(rep, dict):
-                for o in objs:
-                    if (
-                        o.names[layer] == rep.get("name")
-                        and o.ref.kind in ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController")
-                        and isinstance(o.data.get("spec"), dict)
-                    ):
-                        o.data["spec"]["replicas"] = rep.get("count")
+        images = [img for img in kd.get("images") or [] if isinstance(img, dict)]
+        replicas = {str(r.get("name")): r.get("count") for r in kd.get("replicas") or [] if isinstance(r, dict)}
         for o in objs:
-            meta = o.data.setdefault("metadata", {})
+            name = o.names[layer]
+            if images and o.ref.kind not in CLUSTER_SCOPED:
+                o.ops.append(lambda d, images=images: _set_images(d, images))
+            if name in replicas and o.ref.kind in ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"):
+                o.ops.append(lambda d, n=replicas[name]: _set_replicas(d, n))
+            new_ns = o.ref.namespace
             if ns and o.ref.kind not in CLUSTER_SCOPED:
-                meta["namespace"] = ns
+                new_ns = ns
+                o.ops.append(lambda d, ns=ns: d.setdefault("metadata", {}).__setitem__("namespace", ns))
+            new_name = o.ref.name
             if (prefix or suffix) and o.ref.kind not in ("Namespace", "CustomResourceDefinition"):
-                meta["name"] = f"{prefix}{meta.get('name')}{suffix}"
-            o.ref = _ref(o.data, namespace)
+                new_name = f"{prefix}{o.ref.name}{suffix}"
+                o.ops.append(lambda d, nm=new_name: d.setdefault("metadata", {}).__setitem__("name", nm))
+            o.ref = ObjectRef(o.ref.kind, "" if o.ref.kind in CLUSTER_SCOPED else (new_ns or namespace), new_name)
+            o._data = None
         return objs
 
     def _patches(self, folder: Path, krel: str, kd: dict[str, Any], layer: str) -> list[Patch]:
@@ -443,7 +549,7 @@ def _targets(p: Patch, o: Origin) -> bool:
         pat = str(t["name"])
         if not (pat == name or pat == o.ref.name or re.fullmatch(pat, name)):
             return False
-    if t.get("namespace") and t["namespace"] != str(dig(o.data, "metadata", "namespace") or ""):
+    if t.get("namespace") and t["namespace"] != o.ref.namespace:
         return False
     if t.get("labelSelector"):
         labels = dig(o.data, "metadata", "labels") or {}
@@ -509,6 +615,16 @@ def _apply_patch(data: dict[str, Any], p: Patch) -> None:
                 node[last] = _copy(op.get("value"))
         except (KeyError, IndexError, ValueError, TypeError, AttributeError):
             continue
+
+
+def _set_images(data: dict[str, Any], images: list[dict[str, Any]]) -> None:
+    for img in images:
+        _set_image(data, img)
+
+
+def _set_replicas(data: dict[str, Any], count: Any) -> None:
+    if isinstance(data.get("spec"), dict):
+        data["spec"]["replicas"] = count
 
 
 def _set_image(data: dict[str, Any], img: dict[str, Any]) -> None:
