@@ -254,7 +254,7 @@ class SourceIndex:
         ids = quick_identities(text) if "{{" not in text and not rel.endswith(".json") else None
         out: list[Origin] = []
         if ids is not None:
-            for i, api, kind, name, ns in ids:
+            for i, _api, kind, name, ns in ids:
                 ns = "" if kind in CLUSTER_SCOPED else (ns or default_ns)
                 out.append(Origin(ObjectRef(kind, ns, name), DocRef(rel, i), self._loader(path, rel, i, None)))
             return out
