@@ -136,6 +136,17 @@ def plan_fix(d: Diagnosis, ev: Evidence, repo: Path, policy: Policy) -> FixResul
     if app_name and not policy.apps.admits(app_name):
         res.refused.append(Refusal(cat, f"app {app_name} is not allowed by the policy", "apps"))
         return res
+    if f.details.get("excluded_by_argocd"):
+        res.refused.append(
+            Refusal(
+                cat,
+                f"no Git fix: Git already declares {f.culprit}; an Argo CD admin must remove "
+                f"{f.details.get('group') or 'core'}/{f.culprit.kind} from resource.exclusions in argocd-cm "
+                "(or apply it outside Argo CD)",
+                "out-of-band",
+            )
+        )
+        return res
     if cat in OUT_OF_BAND:
         res.refused.append(Refusal(cat, f"no Git fix: {OUT_OF_BAND[cat]}", "out-of-band"))
         return res

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from remediator.detectors.base import Detector, finding, status_line
 from remediator.evidence.relations import dig, labels, selector_matches, spec
 from remediator.evidence.store import CLUSTER_SCOPED, WORKLOAD_KINDS, Evidence, ref_of
 from remediator.model import Category, EvidenceLine, Finding, ObjectRef
 
+EXCLUDED = re.compile(
+    r"Resource (?P<group>[\w.-]*)/(?P<kind>[A-Za-z]+) (?P<name>[a-z0-9][a-z0-9.-]*) is excluded in the settings"
+)
 ORDER = {k: i for i, k in enumerate(("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job", "Service"))}
 
 
@@ -32,6 +37,17 @@ def detect(ev: Evidence) -> list[Finding]:
                     0.9 if health == "Missing" else 0.7,
                     [status_line(app, f"status.resources[{i}]", f"{kind} {ref.name}: {text}")],
                 )
+    excluded: dict[ObjectRef, str] = {}
+    for app in apps:
+        dest = str(dig(app, "spec", "destination", "namespace") or "")
+        for i, c in enumerate(dig(app, "status", "conditions") or []):
+            m = EXCLUDED.search(str(c.get("message") or "")) if isinstance(c, dict) else None
+            if m is None:
+                continue
+            kind = m.group("kind")
+            ref = ObjectRef(kind, "" if kind in CLUSTER_SCOPED else dest, m.group("name"))
+            excluded[ref] = m.group("group")
+            missing[ref] = (0.85, [status_line(app, f"status.conditions[{i}]", f"{c.get('type')}: {m.group(0)}")])
     dest = str(dig(ev.app, "spec", "destination", "namespace") or "") if ev.app else ""
     for obj in ev.desired:
         ref = ref_of(obj)
@@ -55,17 +71,34 @@ def detect(ev: Evidence) -> list[Finding]:
             for svc in ev.all("Service", ref.namespace):
                 if spec(svc).get("selector") and selector_matches(spec(svc)["selector"], tmpl_labels):
                     touched.add(ref_of(svc))
+        if ref in excluded:
+            group = excluded[ref]
+            summary = (
+                f"{ref} is declared in Git but Argo CD never applies it: {group or 'core'}/{ref.kind} is in "
+                "resource.exclusions of argocd-cm (Argo CD 3.0+ excludes Endpoints and EndpointSlice by default)"
+            )
+            chain: tuple[str, ...] = (
+                "Application condition ExcludedResourceWarning",
+                f"{ref} is skipped by discovery and sync",
+                f"argocd-cm resource.exclusions lists {group or 'core'}/{ref.kind}",
+            )
+        else:
+            summary = f"{ref} is declared in Git but missing from the cluster"
+            chain = ("Application OutOfSync / Missing", f"{ref} was never applied (or was deleted)")
         out.append(
             finding(
                 Category.NOT_DEPLOYED,
                 ref,
-                f"{ref} is declared in Git but missing from the cluster",
+                summary,
                 confidence=conf,
-                chain=("Application OutOfSync / Missing", f"{ref} was never applied (or was deleted)"),
+                chain=chain,
                 evidence=lines,
                 detector="not_deployed",
                 affects=touched,
-                details={"labels": labels(desired) if desired else {}},
+                details={
+                    "labels": labels(desired) if desired else {},
+                    **({"excluded_by_argocd": True, "group": excluded[ref]} if ref in excluded else {}),
+                },
             )
         )
     return out
