@@ -16,6 +16,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -397,7 +398,7 @@ class SourceIndex:
                     )
                     obj = {"apiVersion": "v1", "kind": gkind, "metadata": {"name": str(g["name"])}}
                     objs.append(
-                        Origin(ObjectRef(gkind, "", str(g["name"])), None, lambda obj=obj: _copy(obj), generated=hashed)
+                        Origin(ObjectRef(gkind, "", str(g["name"])), None, partial(_copy, obj), generated=hashed)
                     )
         for o in objs:
             o.layers.append(layer)
@@ -421,7 +422,7 @@ class SourceIndex:
         for pt in patches:
             for o in objs:
                 if _targets(pt, o):
-                    o.ops.append(lambda d, pt=pt: _apply_patch(d, pt))
+                    o.ops.append(partial(_op_patch, pt))
                     o.patches.append(pt)
         ns = str(kd.get("namespace") or "")
         prefix, suffix = str(kd.get("namePrefix") or ""), str(kd.get("nameSuffix") or "")
@@ -430,17 +431,17 @@ class SourceIndex:
         for o in objs:
             name = o.names[layer]
             if images and o.ref.kind not in CLUSTER_SCOPED:
-                o.ops.append(lambda d, images=images: _set_images(d, images))
+                o.ops.append(partial(_op_images, images))
             if name in replicas and o.ref.kind in ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"):
-                o.ops.append(lambda d, n=replicas[name]: _set_replicas(d, n))
+                o.ops.append(partial(_op_replicas, replicas[name]))
             new_ns = o.ref.namespace
             if ns and o.ref.kind not in CLUSTER_SCOPED:
                 new_ns = ns
-                o.ops.append(lambda d, ns=ns: d.setdefault("metadata", {}).__setitem__("namespace", ns))
+                o.ops.append(partial(_op_meta, "namespace", ns))
             new_name = o.ref.name
             if (prefix or suffix) and o.ref.kind not in ("Namespace", "CustomResourceDefinition"):
                 new_name = f"{prefix}{o.ref.name}{suffix}"
-                o.ops.append(lambda d, nm=new_name: d.setdefault("metadata", {}).__setitem__("name", nm))
+                o.ops.append(partial(_op_meta, "name", new_name))
             o.ref = ObjectRef(o.ref.kind, "" if o.ref.kind in CLUSTER_SCOPED else (new_ns or namespace), new_name)
             o._data = None
         return objs
@@ -617,14 +618,24 @@ def _apply_patch(data: dict[str, Any], p: Patch) -> None:
             continue
 
 
-def _set_images(data: dict[str, Any], images: list[dict[str, Any]]) -> None:
+def _op_patch(p: Patch, data: dict[str, Any]) -> None:
+    _apply_patch(data, p)
+
+
+def _op_images(images: list[dict[str, Any]], data: dict[str, Any]) -> None:
     for img in images:
         _set_image(data, img)
 
 
-def _set_replicas(data: dict[str, Any], count: Any) -> None:
+def _op_replicas(count: Any, data: dict[str, Any]) -> None:
     if isinstance(data.get("spec"), dict):
         data["spec"]["replicas"] = count
+
+
+def _op_meta(key: str, value: str, data: dict[str, Any]) -> None:
+    meta = data.setdefault("metadata", {})
+    if isinstance(meta, dict):
+        meta[key] = value
 
 
 def _set_image(data: dict[str, Any], img: dict[str, Any]) -> None:
