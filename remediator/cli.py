@@ -72,6 +72,30 @@ def _load_snapshot(snapshot: Path, app_name: str | None, repo: Path | None) -> E
     return ev
 
 
+ProbeModels = Annotated[
+    bool,
+    typer.Option(
+        "--probe-models/--no-probe-models",
+        help="live mode: ask the model servers in the pods' env which models they serve (GET /api/tags, /v1/models)",
+    ),
+]
+
+
+def _live(
+    app_name: str, kubeconfig: Path | None, context: str | None, ns: str, probe_models: bool, tail: int | None = None
+) -> Evidence:
+    from remediator.evidence.live import LiveSource
+    from remediator.evidence.modelprobe import probe_model_servers
+
+    kw: dict[str, object] = {"kubeconfig": kubeconfig, "context": context, "argocd_namespace": ns}
+    if tail is not None:
+        kw["tail"] = tail
+    ev = LiveSource.from_kubeconfig(**kw).load(app_name)  # type: ignore[arg-type]
+    if probe_models:
+        probe_model_servers(ev)
+    return ev
+
+
 def _error_code(e: RemediatorError) -> Exit:
     if isinstance(e, TemporaryError):
         return Exit.CLUSTER
@@ -102,6 +126,7 @@ def diagnose_cmd(
     argocd_namespace: Annotated[
         str, typer.Option("--argocd-namespace", help="namespace of the Application objects")
     ] = "argocd",
+    probe_models: ProbeModels = True,
 ) -> None:
     """Say what is wrong with an app: ranked findings, root cause first."""
     try:
@@ -129,11 +154,7 @@ def diagnose_cmd(
         if snapshot is not None:
             ev = _load_snapshot(snapshot, app_name, repo)
         elif app_name is not None:
-            from remediator.evidence.live import LiveSource
-
-            ev = LiveSource.from_kubeconfig(
-                kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace
-            ).load(app_name)
+            ev = _live(app_name, kubeconfig, context, argocd_namespace, probe_models)
             if repo is not None:
                 ev.desired = load_desired(repo, ev.app, ev.errors)
         else:
@@ -164,6 +185,7 @@ def fix_cmd(
     kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="kubeconfig file")] = None,
     context: Annotated[str | None, typer.Option("--context", help="kubeconfig context")] = None,
     argocd_namespace: Annotated[str, typer.Option("--argocd-namespace")] = "argocd",
+    probe_models: ProbeModels = True,
 ) -> None:
     """Propose the fix for the root cause as a minimal edit of the app's manifests.
 
@@ -194,11 +216,7 @@ def fix_cmd(
         if snapshot is not None:
             ev = _load_snapshot(snapshot, app_name, repo)
         elif app_name is not None:
-            from remediator.evidence.live import LiveSource
-
-            ev = LiveSource.from_kubeconfig(
-                kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace
-            ).load(app_name)
+            ev = _live(app_name, kubeconfig, context, argocd_namespace, probe_models)
             ev.desired = load_desired(repo, ev.app, ev.errors)
         else:
             raise fail("give --app NAME (live cluster), --snapshot DIR or --example NAME", Exit.USAGE)
@@ -243,18 +261,15 @@ def snapshot_cmd(
     context: Annotated[str | None, typer.Option("--context")] = None,
     argocd_namespace: Annotated[str, typer.Option("--argocd-namespace")] = "argocd",
     tail: Annotated[int, typer.Option("--tail", help="log lines per container")] = 500,
+    probe_models: ProbeModels = True,
 ) -> None:
     """Write the app's evidence from a live cluster as a snapshot folder (attach it to a bug report)."""
-    from remediator.evidence.live import LiveSource
     from remediator.evidence.writer import write_snapshot
 
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise fail(f"{output}: output folder exists and is not empty", Exit.INPUT)
     try:
-        src = LiveSource.from_kubeconfig(
-            kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace, tail=tail
-        )
-        ev = src.load(app_name)
+        ev = _live(app_name, kubeconfig, context, argocd_namespace, probe_models, tail)
         n = write_snapshot(ev, output)
     except RemediatorError as e:
         raise fail(str(e), _error_code(e)) from None

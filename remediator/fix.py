@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -183,7 +184,7 @@ def plan_fix(d: Diagnosis, ev: Evidence, repo: Path, policy: Policy) -> FixResul
                 res.notes.append(_create(ws, index, sources, ch, desired))
         changed = ws.results()
         if changed:
-            res.notes += _verify(repo, sources, changed, out, policy)
+            res.notes += _verify(repo, sources, changed, out, policy, cluster_version(ev))
     except Refused as e:
         res.refused.append(Refusal(cat, str(e), e.rule))
         return res
@@ -244,7 +245,12 @@ def _create(ws: Workspace, index: SourceIndex, sources: list[AppSource], ch: Cre
 
 
 def _verify(
-    repo: Path, sources: list[AppSource], changed: list[tuple[str, str | None, str]], p: Proposal, policy: Policy
+    repo: Path,
+    sources: list[AppSource],
+    changed: list[tuple[str, str | None, str]],
+    p: Proposal,
+    policy: Policy,
+    cluster: str | None = None,
 ) -> list[str]:
     """Write the result to a scratch copy, render, validate the edited objects and run the checks."""
     import kubernetes_validate
@@ -273,7 +279,7 @@ def _verify(
         for c in p.changes:
             if isinstance(c, CreateObjects):
                 targets |= {(str(o["kind"]), str(dig(o, "metadata", "name"))) for o in c.objects}
-        version = policy.kubernetes_version
+        version = schema_version(cluster or policy.kubernetes_version)
         checked = 0
         for obj in rendered:
             key = (str(obj.get("kind")), str(dig(obj, "metadata", "name")))
@@ -289,7 +295,10 @@ def _verify(
                     f"{key[0]} {key[1]} would not pass Kubernetes {version} schema validation: {str(e).splitlines()[0]}",
                     "schema",
                 ) from e
-        notes.append(f"schema-validated {checked} edited object(s) against Kubernetes {version}")
+        notes.append(
+            f"schema-validated {checked} edited object(s) against Kubernetes {version}"
+            + (" (the cluster's version)" if cluster else " (policy kubernetes_version)")
+        )
         for chk in [] if unrendered else p.checks:
             hit: dict[str, Any] | None = next(
                 (o for o in rendered if str(o.get("kind")) == chk.target.kind and _name_matches(o, chk.target)), None
@@ -307,6 +316,26 @@ def _verify(
         if rel.endswith((".yaml", ".yml")) and "{{" not in new:
             YamlFile.parse(new, rel)  # parses again, or raises
     return notes
+
+
+def cluster_version(ev: Evidence) -> str | None:
+    """The cluster's Kubernetes version (major.minor.0) from the nodes' kubelet versions, the oldest one."""
+    found: list[tuple[int, int]] = []
+    for n in ev.all("Node"):
+        m = re.match(r"v?(\d+)\.(\d+)", str(dig(n, "status", "nodeInfo", "kubeletVersion") or ""))
+        if m:
+            found.append((int(m.group(1)), int(m.group(2))))
+    return f"{min(found)[0]}.{min(found)[1]}.0" if found else None
+
+
+def schema_version(wanted: str) -> str:
+    """The schema version kubernetes-validate has that is closest to ``wanted`` (never newer when avoidable)."""
+    import kubernetes_validate.utils as kvu
+
+    have: list[str] = sorted({str(v) for v in kvu.all_versions()}, key=lambda v: tuple(int(x) for x in v.split(".")))
+    key = tuple(int(x) for x in [*wanted.split("."), "0", "0"][:3] if x.isdigit())
+    older = [v for v in have if tuple(int(x) for x in v.split(".")) <= key]
+    return older[-1] if older else have[0]
 
 
 def _ref(ref: ObjectRef) -> tuple[str, str]:

@@ -415,3 +415,82 @@ def test_quick_identity_scan_agrees_with_the_parser_on_the_corpus() -> None:
         ]
         assert [(i, k, n, ns) for i, _api, k, n, ns in ids] == want, p.name
     assert scanned >= 20
+
+
+def test_directory_include_exclude_and_recurse(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "app/a.yaml": "kind: ConfigMap\nmetadata:\n  name: a\n",
+            "app/b.yml": "kind: ConfigMap\nmetadata:\n  name: b\n",
+            "app/skip-c.yaml": "kind: ConfigMap\nmetadata:\n  name: c\n",
+            "app/sub/d.yaml": "kind: ConfigMap\nmetadata:\n  name: d\n",
+        },
+    )
+    index = SourceIndex(tmp_path)
+    src = index.source("app", "ns", {"directory": {"recurse": True, "include": "{*.yaml,*.yml}", "exclude": "skip-*"}})
+    assert sorted(o.ref.name for o in src.objects) == ["a", "b", "d"]
+    flat = index.source("app", "ns", {"directory": {}})
+    assert not flat.recurse and [o.layers for o in flat.objects if o.ref.name == "d"] == [["(nested)"]]
+
+
+def test_multi_source_application_maps_every_git_source(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "one/cm.yaml": "kind: ConfigMap\nmetadata:\n  name: one\n",
+            "two/kustomization.yaml": "resources: [cm.yaml]\nnamePrefix: x-\n",
+            "two/cm.yaml": "kind: ConfigMap\nmetadata:\n  name: two\n",
+        },
+    )
+    app = {
+        "metadata": {"name": "multi"},
+        "spec": {
+            "destination": {"namespace": "ns"},
+            "sources": [{"path": "one"}, {"chart": "redis", "repoURL": "https://charts"}, {"path": "two"}],
+        },
+    }
+    srcs = SourceIndex(tmp_path).app_sources(app)
+    assert [(s.kind, s.root) for s in srcs] == [("directory", "one"), ("kustomize", "two")]
+    assert srcs[1].find(ObjectRef("ConfigMap", "ns", "x-two"))
+
+
+def test_memory_uses_the_observed_peak_when_metrics_show_it(tmp_path: Path) -> None:
+    sc = copy(SCENARIOS / "seed001-memory-demo-oom", tmp_path)
+    pod = next(iter((sc / "cluster" / "logs" / "demo").iterdir())).name
+    (sc / "cluster" / "demo" / "metrics.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "metrics.k8s.io/v1beta1",
+                "kind": "PodMetrics",
+                "metadata": {"name": pod, "namespace": "demo"},
+                "containers": [{"name": "memory-demo", "usage": {"memory": "300Mi"}}],
+            }
+        )
+    )
+    res = run_fix(sc)
+    [e] = res.edits
+    assert "+            memory: 512Mi" in e.diff  # 300Mi x 1.5 = 450Mi -> 512Mi
+    assert res.proposal is not None and "observed peak" in res.proposal.reason
+
+
+def test_helm_inline_values_are_not_edited_in_git(tmp_path: Path) -> None:
+    sc = copy(SCENARIOS / "oom-helm-values", tmp_path)
+    app = next(f for f in (sc / "cluster").rglob("*.yaml") if "kind: Application" in f.read_text())
+    docs = list(yaml.safe_load_all(app.read_text()))
+    for d in docs:
+        if isinstance(d, dict) and d.get("kind") == "Application":
+            d["spec"]["source"]["helm"]["values"] = "resources: {limits: {memory: 100Mi}}\n"
+    app.write_text(yaml.safe_dump_all(docs))
+    res = run_fix(sc)
+    assert not res.edits and res.refused[0].rule == "helm-inline-values"
+
+
+def test_validation_uses_the_clusters_version(tmp_path: Path) -> None:
+    sc = copy(SCENARIOS / "seed001-memory-demo-oom", tmp_path)
+    (sc / "cluster" / "node.yaml").write_text(
+        "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus:\n  nodeInfo: {kubeletVersion: v1.29.4+k3s1}\n"
+        "  conditions: [{type: Ready, status: 'True'}]\n"
+    )
+    res = run_fix(sc)
+    assert res.edits and any("Kubernetes 1.29.0 (the cluster's version)" in n for n in res.notes)

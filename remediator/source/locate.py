@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import yaml
+
 from remediator.model import ObjectRef
 from remediator.policy import Policy
 from remediator.source.index import AppSource, Origin, Patch, SourceIndex, pointer
@@ -353,6 +355,18 @@ def _helm(
     if role == "image" and current is not None and ":" in str(current).rsplit("/", 1)[-1]:
         tag = str(current).rsplit(":", 1)[1]
         wanted.add(tag)
+    h = (src.spec or {}).get("helm") or {}
+    inline = h.get("valuesObject")
+    if inline is None and isinstance(h.get("values"), str):
+        try:
+            inline = yaml.safe_load(h["values"])
+        except yaml.YAMLError:
+            inline = None
+    if isinstance(inline, dict) and any(str(leaf) in wanted for _, leaf in _leaves(inline)):
+        raise Refused(
+            "the value comes from helm.values/valuesObject inline in the Application, not from a file in Git; edit it there",
+            "helm-inline-values",
+        )
     for vf in reversed(src.values_files):
         yf = ws.open(vf)
         data = plain(yf.docs[0].data) if yf.docs else None
