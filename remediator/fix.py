@@ -91,7 +91,7 @@ def _image_history(repo: Path, desired: list[Obj]) -> Any:
         if src is None:
             return []
         try:
-            r = git.Repo(repo, search_parent_directories=True)
+            r = git.Repo(repo)  # the checkout itself, never a repository that merely contains it
             rel = (repo / src).resolve().relative_to(Path(r.working_dir).resolve()).as_posix()
             out: list[str] = []
             for c in list(r.iter_commits(paths=rel, max_count=50))[1:]:

@@ -60,8 +60,16 @@ class Memory(BaseModel):
 class Storage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     max: str = "1Ti"
+    class_minimum: dict[str, str] = {}  # storage class -> smallest size its provisioner accepts
 
     _q = field_validator("max")(_quantity)
+
+    @field_validator("class_minimum")
+    @classmethod
+    def _mins(cls, v: dict[str, str]) -> dict[str, str]:
+        for q in v.values():
+            parse_quantity(q)
+        return v
 
 
 class Probes(BaseModel):

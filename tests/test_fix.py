@@ -494,3 +494,40 @@ def test_validation_uses_the_clusters_version(tmp_path: Path) -> None:
     )
     res = run_fix(sc)
     assert res.edits and any("Kubernetes 1.29.0 (the cluster's version)" in n for n in res.notes)
+
+
+def test_image_rollback_from_git_history_when_no_older_replicaset(tmp_path: Path) -> None:
+    sc = copy(SCENARIOS / "image-rollback-plain", tmp_path)
+    objs = sc / "cluster" / "storefront" / "objects.yaml"
+    docs = [
+        d
+        for d in yaml.safe_load_all(objs.read_text())
+        if not (d["kind"] == "ReplicaSet" and "7c9f8b6d5" not in d["metadata"]["name"])
+    ]
+    objs.write_text(yaml.safe_dump_all(docs))
+    repo = sc / "repo"
+    dep = repo / "storefront/web/deploy/deployment.yaml"
+    new = dep.read_text()
+    git(repo, "init", "-q", "-b", "main")
+    dep.write_text(new.replace("web:2.4.1", "web:2.3.7"))
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "2.3.7")
+    dep.write_text(new)
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qam", "bump to 2.4.1")
+    res = run_fix(sc)
+    [e] = res.edits
+    assert "+          image: registry.example.org/storefront/web:2.3.7   # bumped by CI" in e.diff
+    assert res.proposal is not None and "git history" in res.proposal.reason
+
+
+def test_image_rollback_never_invents_a_tag(tmp_path: Path) -> None:
+    sc = copy(SCENARIOS / "image-rollback-plain", tmp_path)
+    objs = sc / "cluster" / "storefront" / "objects.yaml"
+    docs = [
+        d
+        for d in yaml.safe_load_all(objs.read_text())
+        if not (d["kind"] == "ReplicaSet" and "7c9f8b6d5" not in d["metadata"]["name"])
+    ]
+    objs.write_text(yaml.safe_dump_all(docs))
+    res = run_fix(sc)
+    assert not res.edits and res.refused[0].rule == "image-rollback"

@@ -12,7 +12,9 @@ PATH = ("spec", "resources", "requests", "storage")
 
 def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
     cat = f.category.value
-    minimum = f.details.get("minimum")
+    minimum = f.details.get("minimum") or ctx.policy.storage.class_minimum.get(
+        str(f.details.get("storage_class") or "")
+    )
     if not minimum:
         return Refusal(cat, f"{f.culprit} is Pending for a reason a size change does not fix", "pvc-size")
     obj = ctx.obj(f.culprit)
