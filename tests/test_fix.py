@@ -531,3 +531,24 @@ def test_image_rollback_never_invents_a_tag(tmp_path: Path) -> None:
     objs.write_text(yaml.safe_dump_all(docs))
     res = run_fix(sc)
     assert not res.edits and res.refused[0].rule == "image-rollback"
+
+
+def test_helm_env_list_in_values_is_edited_by_value(tmp_path: Path) -> None:
+    sc = copy(SCENARIOS / "model-env-helm-values", tmp_path)
+    chart = sc / "repo/charts/aiops-agent"
+    (chart / "values.yaml").write_text(
+        "image: registry.example.org/tmcp/aiops-agent:0.3.1\nextraEnv:\n  - name: OLLAMA_URL\n"
+        "    value: http://ollama-service:11434\n  - name: OLLAMA_MODEL\n    value: llama3   # pulled?\n"
+    )
+    t = chart / "templates/deployment.yaml"
+    text = t.read_text()
+    t.write_text(
+        text[: text.index("          env:")]
+        + "          env:\n            {{- toYaml .Values.extraEnv | nindent 12 }}\n"
+    )
+    res = run_fix(sc)
+    [e] = res.edits
+    assert e.file == "charts/aiops-agent/values.yaml"
+    assert (
+        "-    value: llama3   # pulled?" in e.diff and "+    value: qwen3:4b-instruct-2507-q4_K_M   # pulled?" in e.diff
+    )

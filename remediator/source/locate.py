@@ -349,7 +349,7 @@ def _helm(
         if re.match(rf"\s*-?\s*{re.escape(last_key)}:\s", line)
         for m in _VALUES_REF.finditer(line)
     }
-    candidates: list[tuple[str, tuple[str, ...]]] = []
+    candidates: list[tuple[str, tuple[Any, ...]]] = []
     wanted = {str(current)} if current is not None else set()
     tag = ""
     if role == "image" and current is not None and ":" in str(current).rsplit("/", 1)[-1]:
@@ -371,8 +371,8 @@ def _helm(
         yf = ws.open(vf)
         data = plain(yf.docs[0].data) if yf.docs else None
         for vpath, leaf in _leaves(data):
-            if str(leaf) in wanted and (".".join(vpath) in direct or _tail_ok(vpath, tail, role)):
-                dotted = ".".join(vpath)
+            if str(leaf) in wanted and (_dotted(vpath) in direct or _tail_ok(vpath, tail, role)):
+                dotted = ".".join(p for p in vpath if isinstance(p, str))
                 if any(dotted == u or dotted.startswith(u + ".") for u in used):
                     candidates.append((vf, vpath))
         if candidates:
@@ -383,9 +383,9 @@ def _helm(
         if tag and str(get_path(plain(yf.docs[0].data), vpath)) == tag:
             value = str(value).rsplit(":", 1)[1]
         yf.set(0, vpath, value)
-        return f"{vf} (Helm values of chart {chart}): {'.'.join(vpath)}"
+        return f"{vf} (Helm values of chart {chart}): {_dotted(vpath)}"
     if len(candidates) > 1:
-        where = ", ".join(f"{f}:{'.'.join(p)}" for f, p in candidates[:3])
+        where = ", ".join(f"{f}:{_dotted(p)}" for f, p in candidates[:3])
         raise Refused(f"several Helm values hold {current!r} ({where}); edit manually", "ambiguous-source")
     # a block the template renders with toYaml, e.g. resources: {{- toYaml .Values.resources | nindent 12 }}
     str_path = [p for p in path if isinstance(p, str)]
@@ -407,17 +407,24 @@ def _helm(
     )
 
 
-def _leaves(data: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
-    out: list[tuple[tuple[str, ...], Any]] = []
+def _leaves(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
+    out: list[tuple[tuple[Any, ...], Any]] = []
     if isinstance(data, dict):
         for k, v in data.items():
             out += _leaves(v, (*prefix, str(k)))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            out += _leaves(v, (*prefix, i))
     elif not isinstance(data, list) and data is not None:
         out.append((prefix, data))
     return out
 
 
-def _tail_ok(vpath: tuple[str, ...], tail: list[str], role: str) -> bool:
+def _dotted(vpath: tuple[Any, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in vpath).lstrip(".")
+
+
+def _tail_ok(vpath: tuple[Any, ...], tail: list[str], role: str) -> bool:
     if role in ("env-value", "image"):
         return True
     return tuple(vpath[-len(tail) :]) == tuple(tail) if tail else True
