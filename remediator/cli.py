@@ -164,6 +164,11 @@ def diagnose_cmd(
         raise fail(str(e), _error_code(e)) from None
 
 
+class ProviderName(StrEnum):
+    github = "github"
+    local = "local"
+
+
 @app.command("fix")
 def fix_cmd(
     app_name: Annotated[
@@ -172,15 +177,45 @@ def fix_cmd(
     snapshot: Annotated[Path | None, typer.Option("--snapshot", help="read evidence from a snapshot folder")] = None,
     example: Annotated[
         str | None,
-        typer.Option("--example", help="an example shipped with the package, e.g. tmcp-marketing/fluentd-rbac"),
+        typer.Option(
+            "--example", help="examples shipped with the package, e.g. tmcp-marketing or tmcp-marketing/fluentd-rbac"
+        ),
     ] = None,
-    repo: Annotated[Path | None, typer.Option("--repo", help="local checkout of the app's Git repository")] = None,
+    repo: Annotated[
+        Path | None,
+        typer.Option(
+            "--repo", help="local checkout of the app's Git repository (with --open-pr: a local remote to clone)"
+        ),
+    ] = None,
     policy_file: Annotated[
         Path | None, typer.Option("--policy", help="policy file (default: the packaged policies/default.yaml)")
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="print the reasoning and the diff; change nothing")
     ] = False,
+    open_pr: Annotated[
+        bool, typer.Option("--open-pr", help="clone, branch, commit, push and open (or update) the pull request")
+    ] = False,
+    provider: Annotated[ProviderName, typer.Option("--provider", help="where pull requests go")] = ProviderName.github,
+    github_url: Annotated[
+        str, typer.Option("--github-url", help="GitHub API URL (GitHub Enterprise: https://HOST/api/v3)")
+    ] = "https://api.github.com",
+    github_repo: Annotated[
+        str | None, typer.Option("--github-repo", help="OWNER/NAME (default: from the repository URL)")
+    ] = None,
+    repo_url: Annotated[
+        str | None, typer.Option("--repo-url", help="repository to clone (default: the Application's repoURL)")
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="where clones are kept (default: ~/.cache/remediator)")
+    ] = None,
+    pr_dir: Annotated[
+        Path | None, typer.Option("--pr-dir", help="local provider: folder for the PR records and bodies")
+    ] = None,
+    workdir: Annotated[
+        Path | None,
+        typer.Option("--workdir", help="--example with --open-pr: folder for the example's remotes, clones and PRs"),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
     kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="kubeconfig file")] = None,
     context: Annotated[str | None, typer.Option("--context", help="kubeconfig context")] = None,
@@ -189,46 +224,172 @@ def fix_cmd(
 ) -> None:
     """Propose the fix for the root cause as a minimal edit of the app's manifests.
 
-    With --dry-run: print the reasoning and a unified diff. Without: commit the change on a new
+    --dry-run prints the reasoning and a unified diff. --open-pr runs the whole flow: a pull request
+    per app and cause, updated on repeated incidents. Otherwise the change is committed on a new
     local branch remediator/<app>/<category>-<fingerprint> (the checkout itself is not touched)."""
-    from remediator import fixreport
-    from remediator.fix import commit, plan_fix
     from remediator.policy import load_policy
 
     try:
+        jobs: list[tuple[str, Path, str | None, Path | None, Path | None]] = []  # name, snapshot, app, repo, policy
         if example is not None:
-            sc = examples_root() / example
-            if not (sc / "cluster").is_dir():
-                names = sorted(p.relative_to(examples_root()).as_posix() for p in _scenario_dirs(examples_root()))
-                raise fail(f"no example scenario {example!r}; examples: {', '.join(names)}", Exit.INPUT)
+            root = examples_root()
+            target = root / example
+            scenarios = _scenario_dirs(target) if target.is_dir() else []
+            if not scenarios:
+                names = sorted(p.relative_to(root).as_posix() for p in _scenario_dirs(root))
+                raise fail(f"no example {example!r}; examples: {', '.join(names)}", Exit.INPUT)
+            if not dry_run and not open_pr:
+                raise fail("examples are packaged read-only: use --dry-run, or --open-pr --provider local", Exit.USAGE)
             import yaml
 
-            truth = yaml.safe_load((sc / "truth.yaml").read_text()) if (sc / "truth.yaml").is_file() else {}
-            app_name = app_name or (truth or {}).get("app")
-            snapshot, repo = sc / "cluster", repo or sc / "repo"
-            if policy_file is None and (sc / "policy.yaml").is_file():
-                policy_file = sc / "policy.yaml"
-            if not dry_run:
-                raise fail("examples are packaged read-only: use --dry-run", Exit.USAGE)
-        if repo is None:
-            raise fail("give --repo PATH: the local checkout of the app's Git repository", Exit.USAGE)
-        policy = load_policy(policy_file)
-        if snapshot is not None:
-            ev = _load_snapshot(snapshot, app_name, repo)
+            for sc in scenarios:
+                truth = yaml.safe_load((sc / "truth.yaml").read_text()) if (sc / "truth.yaml").is_file() else {}
+                pol = policy_file or (sc / "policy.yaml" if (sc / "policy.yaml").is_file() else None)
+                jobs.append(
+                    (
+                        sc.relative_to(root).as_posix(),
+                        sc / "cluster",
+                        app_name or (truth or {}).get("app"),
+                        sc / "repo",
+                        pol,
+                    )
+                )
+        elif snapshot is not None:
+            jobs.append((snapshot.name, snapshot, app_name, repo, policy_file))
         elif app_name is not None:
-            ev = _live(app_name, kubeconfig, context, argocd_namespace, probe_models)
-            ev.desired = load_desired(repo, ev.app, ev.errors)
+            jobs.append((app_name, Path(), app_name, repo, policy_file))
         else:
             raise fail("give --app NAME (live cluster), --snapshot DIR or --example NAME", Exit.USAGE)
-        d = diagnose(ev, app_name)
-        res = plan_fix(d, ev, repo, policy)
-        branch = None
-        if not dry_run and res.edits:
-            branch = commit(repo, res)
-        out = fixreport.to_json(res, branch) + "\n" if fmt is Format.json else fixreport.to_text(res, branch)
-        typer.echo(out, nl=False)
+        outputs: list[str] = []
+        for name, snap, app_n, repo_p, pol_p in jobs:
+            policy = load_policy(pol_p)
+            if repo_p is None and not (open_pr and (repo_url or snap == Path())):
+                raise fail("give --repo PATH: the local checkout of the app's Git repository", Exit.USAGE)
+            if snap != Path():
+                ev = _load_snapshot(snap, app_n, repo_p if repo_p and repo_p.is_dir() else None)
+            else:
+                ev = _live(str(app_n), kubeconfig, context, argocd_namespace, probe_models)
+                if repo_p is not None:
+                    ev.desired = load_desired(repo_p, ev.app, ev.errors)
+            d = diagnose(ev, app_n)
+            if len(jobs) > 1 and fmt is not Format.json:
+                outputs.append(f"== {name}\n")
+            if open_pr:
+                outputs.append(
+                    _open_pr(
+                        d,
+                        ev,
+                        policy,
+                        name,
+                        repo_p,
+                        example is not None,
+                        provider,
+                        github_url,
+                        github_repo,
+                        repo_url,
+                        cache_dir,
+                        pr_dir,
+                        workdir,
+                        fmt,
+                    )
+                )
+            else:
+                outputs.append(_fix_local(d, ev, policy, repo_p, dry_run, fmt))
+        typer.echo("".join(outputs), nl=False)
     except RemediatorError as e:
         raise fail(str(e), _error_code(e)) from None
+
+
+def _fix_local(d: Diagnosis, ev: Evidence, policy: object, repo: Path | None, dry_run: bool, fmt: Format) -> str:
+    from remediator import fixreport
+    from remediator.fix import commit, plan_fix
+    from remediator.policy import Policy
+
+    assert isinstance(policy, Policy) and repo is not None
+    res = plan_fix(d, ev, repo, policy)
+    branch = commit(repo, res) if not dry_run and res.edits else None
+    return fixreport.to_json(res, branch) + "\n" if fmt is Format.json else fixreport.to_text(res, branch)
+
+
+def _open_pr(
+    d: Diagnosis,
+    ev: Evidence,
+    policy: object,
+    name: str,
+    repo: Path | None,
+    is_example: bool,
+    provider_name: ProviderName,
+    github_url: str,
+    github_repo: str | None,
+    repo_url: str | None,
+    cache_dir: Path | None,
+    pr_dir: Path | None,
+    workdir: Path | None,
+    fmt: Format,
+) -> str:
+    import os
+
+    from remediator import fixreport
+    from remediator.evidence.relations import dig
+    from remediator.policy import Policy
+    from remediator.pr.base import Provider
+    from remediator.propose import propose
+    from remediator.vcs.checkout import Checkout
+
+    assert isinstance(policy, Policy)
+    app_obj = ev.app or {}
+    src: dict[str, object] = (
+        dig(app_obj, "spec", "source") or next(iter(dig(app_obj, "spec", "sources") or []), {}) or {}
+    )
+    revision = str(src.get("targetRevision") or "") or None
+    url = repo_url or (str(repo) if repo is not None else None) or str(src.get("repoURL") or "")
+    if not url:
+        raise fail("no repository to clone: give --repo-url (the Application has no repoURL)", Exit.USAGE)
+    cache = cache_dir or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "remediator" / "repos"
+    if is_example:
+        from remediator.examplerepo import example_remote
+
+        if provider_name is not ProviderName.local:
+            raise fail("the embedded examples run with --provider local", Exit.USAGE)
+        base = (workdir or Path("remediator-example")).resolve() / name.replace("/", "-")
+        url = str(example_remote(repo, base / "remote.git"))
+        cache = base / "cache"
+        pr_dir = base / "pull-requests"
+        revision = "main"
+    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+    prov: Provider
+    if provider_name is ProviderName.local:
+        from remediator.pr.local import LocalProvider
+
+        prov = LocalProvider(pr_dir or cache / "pull-requests")
+    else:
+        from remediator.pr.github import GitHubProvider, repo_slug
+
+        slug = github_repo or repo_slug(url)
+        if not slug:
+            raise fail(f"cannot tell the GitHub repository from {url!r}: give --github-repo OWNER/NAME", Exit.USAGE)
+        prov = GitHubProvider(slug, token, github_url)
+    checkout = Checkout(url, cache, token if provider_name is ProviderName.github else None)
+    out = propose(d, ev, policy, prov, checkout, revision)
+    if fmt is Format.json:
+        import json
+
+        data = {
+            "action": out.action,
+            "message": out.message,
+            "branch": out.branch,
+            "pr": {"number": out.pr.number, "url": out.pr.url, "branch": out.pr.branch} if out.pr else None,
+            "warnings": out.warnings,
+            "fix": json.loads(fixreport.to_json(out.fix, out.branch)) if out.fix else None,
+        }
+        return json.dumps(data, indent=2) + "\n"
+    lines = [f"{out.action}: {out.message}"]
+    if out.branch:
+        lines.append(f"branch: {out.branch} (remote: {checkout.redact(url)})")
+    if out.pr:
+        lines.append(f"pull request: {out.pr.url}")
+    lines += [f"warning: {w}" for w in out.warnings]
+    return "\n".join(lines) + "\n"
 
 
 @app.command("eval")

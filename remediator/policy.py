@@ -90,6 +90,23 @@ class Scope(BaseModel):
         )
 
 
+class PullRequests(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    labels: list[str] = ["remediator"]
+    reviewers: list[str] = []
+    assignees: list[str] = []
+    draft: bool = False
+    close_when_healthy: bool = False  # close the bot's open PR when the app is Healthy again without it
+    runbook: str | None = None  # a link added to every PR body
+    argocd_url: str | None = None  # e.g. https://argocd.example.org: PR bodies link to the app
+
+
+class GitIdentity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = "remediator"
+    email: str = "remediator@users.noreply.github.com"
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     remedies: dict[str, bool] = Field(default_factory=lambda: {r: r != "rbac-create" for r in REMEDIES})
@@ -103,6 +120,8 @@ class Policy(BaseModel):
     memory: Memory = Memory()
     storage: Storage = Storage()
     probes: Probes = Probes()
+    pull_requests: PullRequests = PullRequests()
+    git: GitIdentity = GitIdentity()
     kubernetes_version: str = "1.33.0"  # schema used to validate edited objects when the cluster's is unknown
 
     @field_validator("remedies")

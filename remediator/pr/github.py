@@ -1,0 +1,166 @@
+"""GitHub (github.com and GitHub Enterprise) through PyGithub, with bounded retries on 5xx,
+secondary rate limits (``Retry-After`` honoured) and connection resets."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from github import Auth, Github, GithubException, GithubRetry
+from github.PullRequest import PullRequest as GHPull
+from github.Repository import Repository
+
+from remediator.errors import ForbiddenError, InputError, NotFoundError, TemporaryError
+from remediator.pr.base import PullRequest, parse_marker
+
+_SLUG = re.compile(r"(?:github[^/:]*[/:])(?P<owner>[^/]+)/(?P<name>[^/]+?)(?:\.git)?/?$")
+
+
+def repo_slug(url: str) -> str | None:
+    """owner/name from https://github.com/owner/name(.git) or git@github.com:owner/name.git."""
+    m = _SLUG.search(url)
+    return f"{m.group('owner')}/{m.group('name')}" if m else None
+
+
+class GitHubProvider:
+    name = "github"
+
+    def __init__(
+        self,
+        slug: str,
+        token: str | None,
+        base_url: str = "https://api.github.com",
+        retries: int = 4,
+        backoff: float = 0.5,
+        timeout: float = 15.0,
+        seconds_between_requests: float = 0.25,
+        seconds_between_writes: float = 1.0,
+    ) -> None:
+        """The pauses between requests are PyGithub's defaults, which follow GitHub's advice for
+        integrations (serial requests, a second between writes); tests against a local fake set 0."""
+        if not token:
+            raise InputError(
+                "GITHUB_TOKEN is not set: a GitHub token (or App installation token) is needed to open pull requests"
+            )
+        self.slug = slug
+        self.token = token
+        retry = GithubRetry(total=retries, backoff_factor=backoff, secondary_rate_wait=60)
+        self.gh = Github(
+            auth=Auth.Token(token),
+            base_url=base_url.rstrip("/"),
+            retry=retry,
+            timeout=int(timeout),
+            per_page=100,
+            seconds_between_requests=seconds_between_requests,
+            seconds_between_writes=seconds_between_writes,
+        )
+        self._repo: Repository | None = None
+
+    def _fail(self, e: Exception, what: str) -> Exception:
+        text = str(e).replace(self.token, "***")
+        if isinstance(e, GithubException):
+            msg = (e.data or {}).get("message") if isinstance(e.data, dict) else None
+            msg = str(msg or text).replace(self.token, "***")
+            if e.status in (401, 403):
+                return ForbiddenError(f"GitHub {what} {self.slug}: {e.status} {msg}")
+            if e.status == 404:
+                return NotFoundError(f"GitHub {what} {self.slug}: not found (or the token cannot see it)")
+            if e.status >= 500:
+                return TemporaryError(f"GitHub {what} {self.slug}: {e.status} {msg}")
+            return InputError(f"GitHub {what} {self.slug}: {e.status} {msg}")
+        return TemporaryError(f"GitHub {what} {self.slug}: {type(e).__name__}: {text[:200]}")
+
+    @property
+    def repo(self) -> Repository:
+        if self._repo is None:
+            try:
+                self._repo = self.gh.get_repo(self.slug)
+            except Exception as e:
+                raise self._fail(e, "get repository") from None
+        return self._repo
+
+    def check_access(self) -> None:
+        perms = self.repo.permissions
+        if perms is not None and not (perms.push or perms.admin or perms.maintain):
+            raise ForbiddenError(f"GitHub {self.slug}: the token cannot push to this repository (no push permission)")
+
+    def _pr(self, p: GHPull) -> PullRequest:
+        return PullRequest(
+            number=p.number,
+            url=p.html_url,
+            branch=p.head.ref,
+            base=p.base.ref,
+            title=p.title,
+            body=p.body or "",
+            state="open" if p.state == "open" else "closed",
+            merged=bool(p.merged_at),
+        )
+
+    def pulls(self, state: Literal["open", "closed"]) -> list[PullRequest]:
+        try:
+            return [self._pr(p) for p in self.repo.get_pulls(state=state) if parse_marker(p.body)]
+        except Exception as e:
+            raise self._fail(e, "list pull requests") from None
+
+    def _get(self, pr: PullRequest) -> GHPull:
+        try:
+            return self.repo.get_pull(pr.number)
+        except Exception as e:
+            raise self._fail(e, f"get pull request {pr.number}") from None
+
+    def create(self, branch: str, base: str, title: str, body: str, draft: bool) -> PullRequest:
+        try:
+            return self._pr(self.repo.create_pull(base=base, head=branch, title=title, body=body, draft=draft))
+        except GithubException as e:
+            errors = (e.data or {}).get("errors") if isinstance(e.data, dict) else None
+            if e.status == 422 and "already exists" in str(errors or e.data):
+                owner = self.slug.split("/")[0]
+                for p in self.repo.get_pulls(state="open", head=f"{owner}:{branch}"):
+                    return self._pr(p)
+            raise self._fail(e, "create pull request") from None
+        except Exception as e:
+            raise self._fail(e, "create pull request") from None
+
+    def update(self, pr: PullRequest, title: str, body: str) -> None:
+        try:
+            self._get(pr).edit(title=title, body=body)
+        except Exception as e:
+            raise self._fail(e, f"update pull request {pr.number}") from None
+
+    def comment(self, pr: PullRequest, body: str) -> None:
+        try:
+            self._get(pr).create_issue_comment(body)
+        except Exception as e:
+            raise self._fail(e, f"comment on pull request {pr.number}") from None
+
+    def comments(self, pr: PullRequest) -> list[str]:
+        try:
+            return [c.body or "" for c in self._get(pr).get_issue_comments()]
+        except Exception as e:
+            raise self._fail(e, f"read comments of pull request {pr.number}") from None
+
+    def decorate(self, pr: PullRequest, labels: list[str], reviewers: list[str], assignees: list[str]) -> list[str]:
+        problems: list[str] = []
+        try:
+            p = self._get(pr)
+        except Exception as e:
+            return [str(e)]
+        for what, items in (("labels", labels), ("reviewers", reviewers), ("assignees", assignees)):
+            if not items:
+                continue
+            try:
+                if what == "labels":
+                    p.add_to_labels(*items)
+                elif what == "reviewers":
+                    p.create_review_request(reviewers=items)
+                else:
+                    p.add_to_assignees(*items)
+            except Exception as e:  # best effort: never fails the run
+                problems.append(f"could not set {what} {', '.join(items)}: {self._fail(e, 'decorate')!s}")
+        return problems
+
+    def close(self, pr: PullRequest) -> None:
+        try:
+            self._get(pr).edit(state="closed")
+        except Exception as e:
+            raise self._fail(e, f"close pull request {pr.number}") from None

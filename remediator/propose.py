@@ -1,0 +1,222 @@
+"""From a diagnosis to one pull request per app and cause: look up, clone/fetch, fix, commit, push,
+open or update, decorate. Repeated incidents update the open PR; a PR closed without merging is
+not proposed again until the evidence changes; a branch someone else pushed to is never forced."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+from remediator.diagnose import Diagnosis
+from remediator.errors import RemediatorError
+from remediator.evidence.relations import dig
+from remediator.evidence.store import Evidence
+from remediator.fix import FixResult, plan_fix
+from remediator.model import Finding
+from remediator.policy import Policy
+from remediator.pr import body as prbody
+from remediator.pr.base import Provider, PullRequest, marker
+from remediator.vcs.checkout import Checkout, Identity, PushRejected
+
+Action = Literal["opened", "updated", "held", "unchanged", "rejected-before", "no-edit", "healthy", "healthy-noted"]
+HEALTHY_MARK = "<!-- remediator: healthy -->"
+
+
+@dataclass
+class Outcome:
+    action: Action
+    message: str
+    pr: PullRequest | None = None
+    branch: str | None = None
+    fix: FixResult | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def cause_key(app: str, f: Finding) -> str:
+    return hashlib.sha256(f"{app}|{f.category.value}|{f.culprit}".encode()).hexdigest()[:12]
+
+
+def evidence_key(d: Diagnosis) -> str:
+    """Changes when the diagnosis changes (a new finding, another culprit), not with timestamps."""
+    items = sorted(f"{f.category.value}|{f.culprit}" for f in d.findings)
+    return hashlib.sha256("\n".join(items).encode()).hexdigest()[:12]
+
+
+def since(ev: Evidence, f: Finding) -> str | None:
+    times = [e.time for ref in f.affects | {f.culprit} for e in ev.events_for(ref) if e.time]
+    return min(times) if times else None
+
+
+def propose(
+    d: Diagnosis,
+    ev: Evidence,
+    policy: Policy,
+    provider: Provider,
+    checkout: Checkout,
+    revision: str | None = None,
+) -> Outcome:
+    app = d.app or str(dig(ev.app, "metadata", "name") or "app")
+    who = Identity(policy.git.name, policy.git.email)
+    f = d.top
+    healthy = f is None or (d.health == "Healthy" and f.category.value == "unknown")
+    if healthy:
+        return _healthy(app, policy, provider)
+    assert f is not None
+    provider.check_access()  # before anything is cloned or pushed
+    ck, ek = cause_key(app, f), evidence_key(d)
+    mine = [p for p in provider.pulls("open") if p.marker.get("cause") == ck]
+    if not mine:
+        for p in provider.pulls("closed"):
+            m = p.marker
+            if not p.merged and m.get("cause") == ck and m.get("evidence") == ek:
+                return Outcome(
+                    "rejected-before",
+                    f"PR #{p.number} proposed a fix for this cause and was closed without merging; not proposing it "
+                    "again until the evidence changes",
+                    pr=p,
+                )
+    for attempt in range(2):
+        try:
+            return _attempt(d, ev, policy, provider, checkout, revision, app, f, who, ck, ek, mine)
+        except PushRejected:
+            if attempt == 1:
+                raise RemediatorError("git push was rejected twice (the base branch keeps moving); try again") from None
+    raise AssertionError("unreachable")
+
+
+def _attempt(
+    d: Diagnosis,
+    ev: Evidence,
+    policy: Policy,
+    provider: Provider,
+    checkout: Checkout,
+    revision: str | None,
+    app: str,
+    f: Finding,
+    who: Identity,
+    ck: str,
+    ek: str,
+    mine: list[PullRequest],
+) -> Outcome:
+    base = checkout.sync(revision)
+    checkout.start_branch("remediator/work", base)
+    res = plan_fix(d, ev, checkout.path, policy)
+    if not res.edits:
+        why = "; ".join(f"{r.reason} ({r.rule})" for r in res.refused) or "the source already has the change"
+        return Outcome("no-edit", f"no pull request: {why}", fix=res)
+    fp = res.fingerprint
+    keys = {"app": app, "cause": ck, "category": f.category.value, "evidence": ek, "fingerprint": fp}
+    pol = policy.pull_requests
+    ctx = prbody.Context(
+        app=app,
+        health=d.health,
+        sync=d.sync,
+        since=since(ev, f),
+        argocd_url=pol.argocd_url,
+        app_namespace=str(dig(ev.app, "metadata", "namespace") or "argocd"),
+        runbook=pol.runbook,
+    )
+    title, body = prbody.title(res, app), prbody.body(res, ctx, keys)
+    files = {e.file: e.new_text for e in res.edits}
+    assert res.proposal is not None
+    message = (
+        f"fix({f.category.value}): {prbody.change_summary(res.proposal)}\n\n"
+        f"Cause: {f.summary}\n\nApp: {app}\nRemediator-Fingerprint: {fp}\n"
+    )
+    if mine:
+        pr = mine[0]
+        if pr.marker.get("fingerprint") == fp:
+            _comment_once(provider, pr, prbody.incident_comment(f, ctx.since, False, False), ek)
+            return Outcome(
+                "unchanged", f"PR #{pr.number} already proposes this change; added the new evidence", pr, pr.branch, res
+            )
+        remote = checkout.remote_branches()
+        if pr.branch in remote:
+            checkout.fetch_branch(pr.branch)
+            others = checkout.authors_since(pr.branch, base) - {who.email}
+            if others:
+                text = (
+                    prbody.incident_comment(f, ctx.since, True, True)
+                    + "\n```diff\n"
+                    + "".join(e.diff for e in res.edits)
+                    + "```\n"
+                )
+                _comment_once(provider, pr, text, ek + fp)
+                return Outcome(
+                    "held",
+                    f"PR #{pr.number}: {', '.join(sorted(others))} pushed to {pr.branch}; commented instead of force-pushing",
+                    pr,
+                    pr.branch,
+                    res,
+                )
+        checkout.start_branch(pr.branch, base)
+        checkout.commit(files, message, who)
+        checkout.push(pr.branch, force=True, expect=remote.get(pr.branch))
+        provider.update(pr, title, body)
+        _comment_once(provider, pr, prbody.incident_comment(f, ctx.since, True, False), ek + fp)
+        return Outcome(
+            "updated",
+            f"PR #{pr.number} updated with the new change (branch {pr.branch} force-pushed)",
+            pr,
+            pr.branch,
+            res,
+        )
+    branch = f"remediator/{app}/{f.category.value}-{fp}"
+    remote = checkout.remote_branches()
+    checkout.start_branch(branch, base)
+    sha = checkout.commit(files, message, who)
+    if sha is None:
+        return Outcome("no-edit", "no pull request: the change is already on the base branch", fix=res)
+    pushed = False
+    if branch in remote:  # left by an earlier run whose PR failed: reuse it when it holds our change
+        checkout.fetch_branch(branch)
+        if checkout.tree_of(f"origin/{branch}") != checkout.tree_of("HEAD"):
+            if checkout.authors_since(branch, base) - {who.email}:
+                raise RemediatorError(
+                    f"branch {branch} exists on the remote with someone else's commits; not overwriting it"
+                )
+            checkout.push(branch, force=True, expect=remote[branch])
+            pushed = True
+    else:
+        checkout.push(branch)
+        pushed = True
+    try:
+        pr = provider.create(branch, base, title, body, pol.draft)
+    except Exception:
+        if pushed:  # no orphan branch without its PR
+            with contextlib.suppress(RemediatorError):
+                checkout.delete_remote_branch(branch)
+        raise
+    warnings = provider.decorate(pr, pol.labels, pol.reviewers, pol.assignees)
+    return Outcome("opened", f"opened PR #{pr.number}: {title}", pr, branch, res, warnings)
+
+
+def _comment_once(provider: Provider, pr: PullRequest, text: str, key: str) -> None:
+    """Comment unless the last bot comment carries the same key (the same incident told twice)."""
+    tag = marker(incident=key)
+    previous = provider.comments(pr)
+    if previous and tag in previous[-1]:
+        return
+    provider.comment(pr, text + "\n" + tag)
+
+
+def _healthy(app: str, policy: Policy, provider: Provider) -> Outcome:
+    open_prs = [p for p in provider.pulls("open") if p.marker.get("app") == app]
+    if not open_prs:
+        return Outcome("healthy", f"{app} is healthy; nothing to propose")
+    for pr in open_prs:
+        if not any(HEALTHY_MARK in c for c in provider.comments(pr)):
+            provider.comment(
+                pr,
+                f"{app} is Healthy again without this change being merged: the cause may have been transient, or "
+                f"fixed another way. {'Closing this PR (policy close_when_healthy).' if policy.pull_requests.close_when_healthy else 'Merge only if the failure is expected to return.'}\n{HEALTHY_MARK}",
+            )
+        if policy.pull_requests.close_when_healthy:
+            provider.close(pr)
+    return Outcome(
+        "healthy-noted",
+        f"{app} is healthy; noted on PR(s) {', '.join('#' + str(p.number) for p in open_prs)}",
+        open_prs[0],
+    )

@@ -1,0 +1,1 @@
+"""Git workspaces: cached clones, branches, commits, pushes."""

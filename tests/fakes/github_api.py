@@ -1,0 +1,260 @@
+"""A FAKE GitHub REST server on 127.0.0.1 for PyGithub: the endpoints remediator uses (repository,
+pulls list/get/create/update, issue comments, labels, assignees, requested reviewers), real status
+codes and headers, a 422 for a duplicate PR, injectable failures (502, secondary rate limit 403 with
+Retry-After, 401), every request recorded, and anything else answered 404 and listed as unexpected."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    body: Any
+    authorization: str
+
+
+@dataclass
+class FakeRepo:
+    owner: str
+    name: str
+    default_branch: str = "main"
+    push: bool = True
+    pulls: list[dict[str, Any]] = field(default_factory=list)
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+class FakeGitHub:
+    def __init__(
+        self, owner: str = "acme", name: str = "deploy", token: str = "ghp_faketoken1234567890abcdefghij0123456789"
+    ) -> None:
+        self.repo = FakeRepo(owner, name)
+        self.token = token
+        self.requests: list[Recorded] = []
+        self.unexpected: list[str] = []
+        self.failures: dict[str, list[tuple[int, dict[str, str], Any]]] = {}
+        self.lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/v3"
+
+    def __enter__(self) -> FakeGitHub:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def fail(
+        self, key: str, status: int, headers: dict[str, str] | None = None, body: Any = None, times: int = 1
+    ) -> None:
+        """Answer the next ``times`` requests matching ``key`` ("POST /repos/acme/deploy/pulls") with ``status``."""
+        self.failures.setdefault(key, []).extend([(status, headers or {}, body or {"message": "injected"})] * times)
+
+    # --- state helpers for tests ------------------------------------------------------
+
+    def close_pull(self, number: int, merged: bool = False) -> None:
+        for p in self.repo.pulls:
+            if p["number"] == number:
+                p["state"] = "closed"
+                p["merged_at"] = "2026-11-22T00:00:00Z" if merged else None
+
+    def count(self, method: str, pattern: str) -> int:
+        return sum(1 for r in self.requests if r.method == method and re.fullmatch(pattern, r.path.split("?")[0]))
+
+    # --- the server ---------------------------------------------------------------------
+
+    def _pull_json(self, p: dict[str, Any]) -> dict[str, Any]:
+        base = self.url + f"/repos/{self.repo.owner}/{self.repo.name}"
+        return {
+            "id": 1000 + p["number"],
+            "number": p["number"],
+            "url": f"{base}/pulls/{p['number']}",
+            "html_url": f"https://github.example/{self.repo.owner}/{self.repo.name}/pull/{p['number']}",
+            "issue_url": f"{base}/issues/{p['number']}",
+            "state": p["state"],
+            "title": p["title"],
+            "body": p["body"],
+            "draft": p.get("draft", False),
+            "merged_at": p.get("merged_at"),
+            "user": {"login": "remediator-bot", "id": 7, "type": "Bot"},
+            "head": {"ref": p["head"], "label": f"{self.repo.owner}:{p['head']}", "sha": "0" * 40},
+            "base": {"ref": p["base"], "label": f"{self.repo.owner}:{p['base']}", "sha": "1" * 40},
+            "labels": [{"name": n} for n in p.get("labels", [])],
+            "assignees": [{"login": a} for a in p.get("assignees", [])],
+            "requested_reviewers": [{"login": r} for r in p.get("reviewers", [])],
+        }
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out without waiting for delayed ACKs
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("X-RateLimit-Limit", "5000")
+                self.send_header("X-RateLimit-Remaining", "4999")
+                self.send_header("X-RateLimit-Reset", "4102444800")
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _handle(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = None
+                parts = urlsplit(self.path)
+                path = parts.path.removeprefix("/api/v3")
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                with fake.lock:
+                    fake.requests.append(
+                        Recorded(
+                            method,
+                            path + (f"?{parts.query}" if parts.query else ""),
+                            body,
+                            self.headers.get("Authorization", ""),
+                        )
+                    )
+                    key = f"{method} {path}"
+                    if fake.failures.get(key):
+                        status, headers, fbody = fake.failures[key].pop(0)
+                        self._send(status, fbody, headers)
+                        return
+                    if self.headers.get("Authorization") != f"token {fake.token}":
+                        self._send(
+                            401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}
+                        )
+                        return
+                    status, out = fake._route(method, path, query, body)
+                if status == 404:
+                    fake.unexpected.append(key)
+                self._send(status, out)
+
+            def do_GET(self) -> None:
+                self._handle("GET")
+
+            def do_POST(self) -> None:
+                self._handle("POST")
+
+            def do_PATCH(self) -> None:
+                self._handle("PATCH")
+
+            def do_DELETE(self) -> None:
+                self._handle("DELETE")
+
+        return Handler
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        r = self.repo
+        prefix = f"/repos/{r.owner}/{r.name}"
+        if method == "GET" and path == prefix:
+            return 200, {
+                "id": 1,
+                "name": r.name,
+                "full_name": f"{r.owner}/{r.name}",
+                "owner": {"login": r.owner, "id": 2, "type": "Organization"},
+                "default_branch": r.default_branch,
+                "private": True,
+                "url": self.url + prefix,
+                "html_url": f"https://github.example/{r.owner}/{r.name}",
+                "permissions": {"admin": False, "maintain": False, "push": r.push, "triage": True, "pull": True},
+            }
+        if method == "GET" and path == f"{prefix}/pulls":
+            state = query.get("state", "open")
+            out = [p for p in r.pulls if state == "all" or p["state"] == state]
+            if "head" in query:
+                out = [p for p in out if f"{r.owner}:{p['head']}" == query["head"]]
+            return 200, [self._pull_json(p) for p in out]
+        if method == "POST" and path == f"{prefix}/pulls":
+            if not r.push:
+                return 403, {"message": "Resource not accessible by integration"}
+            for p in r.pulls:
+                if p["state"] == "open" and p["head"] == body["head"]:
+                    return 422, {
+                        "message": "Validation Failed",
+                        "errors": [
+                            {
+                                "resource": "PullRequest",
+                                "code": "custom",
+                                "message": f"A pull request already exists for {r.owner}:{body['head']}.",
+                            }
+                        ],
+                    }
+            p = {
+                "number": len(r.pulls) + 1,
+                "state": "open",
+                "title": body["title"],
+                "body": body.get("body") or "",
+                "head": body["head"],
+                "base": body["base"],
+                "draft": bool(body.get("draft")),
+                "merged_at": None,
+            }
+            r.pulls.append(p)
+            return 201, self._pull_json(p)
+        m = re.fullmatch(rf"{prefix}/pulls/(\d+)", path)
+        if m:
+            found = [x for x in r.pulls if x["number"] == int(m.group(1))]
+            if not found:
+                return 404, {"message": "Not Found"}
+            p = found[0]
+            if method == "PATCH":
+                for k in ("title", "body", "state"):
+                    if k in (body or {}):
+                        p[k] = body[k]
+            return 200, self._pull_json(p)
+        m = re.fullmatch(rf"{prefix}/issues/(\d+)/comments", path)
+        if m:
+            n = int(m.group(1))
+            if method == "POST":
+                c = {
+                    "id": 5000 + sum(len(v) for v in r.comments.values()),
+                    "body": body["body"],
+                    "user": {"login": "remediator-bot"},
+                    "url": self.url + f"{prefix}/issues/comments/1",
+                    "html_url": "https://github.example/c",
+                }
+                r.comments.setdefault(n, []).append(c)
+                return 201, c
+            return 200, r.comments.get(n, [])
+        m = re.fullmatch(rf"{prefix}/issues/(\d+)/labels", path)
+        if m and method == "POST":
+            p = next(x for x in r.pulls if x["number"] == int(m.group(1)))
+            names = body if isinstance(body, list) else body.get("labels", [])
+            p["labels"] = sorted(set(p.get("labels", [])) | set(names))
+            return 200, [{"name": n} for n in p["labels"]]
+        m = re.fullmatch(rf"{prefix}/issues/(\d+)/assignees", path)
+        if m and method == "POST":
+            p = next(x for x in r.pulls if x["number"] == int(m.group(1)))
+            p["assignees"] = body.get("assignees", [])
+            return 201, self._pull_json(p)
+        m = re.fullmatch(rf"{prefix}/pulls/(\d+)/requested_reviewers", path)
+        if m and method == "POST":
+            p = next(x for x in r.pulls if x["number"] == int(m.group(1)))
+            p["reviewers"] = body.get("reviewers", [])
+            return 201, self._pull_json(p)
+        return 404, {"message": "Not Found"}
