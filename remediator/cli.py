@@ -197,6 +197,9 @@ def fix_cmd(
         bool, typer.Option("--open-pr", help="clone, branch, commit, push and open (or update) the pull request")
     ] = False,
     provider: Annotated[ProviderName, typer.Option("--provider", help="where pull requests go")] = ProviderName.github,
+    draft: Annotated[
+        bool, typer.Option("--draft", help="open pull requests as drafts (also: pull_requests.draft)")
+    ] = False,
     github_url: Annotated[
         str, typer.Option("--github-url", help="GitHub API URL (GitHub Enterprise: https://HOST/api/v3)")
     ] = "https://api.github.com",
@@ -263,6 +266,10 @@ def fix_cmd(
         outputs: list[str] = []
         for name, snap, app_n, repo_p, pol_p in jobs:
             policy = load_policy(pol_p)
+            if draft:
+                policy = policy.model_copy(
+                    update={"pull_requests": policy.pull_requests.model_copy(update={"draft": True})}
+                )
             if repo_p is None and not (open_pr and (repo_url or snap == Path())):
                 raise fail("give --repo PATH: the local checkout of the app's Git repository", Exit.USAGE)
             if snap != Path():

@@ -381,3 +381,28 @@ def test_repo_slug() -> None:
     assert repo_slug("git@github.com:acme/deploy.git") == "acme/deploy"
     assert repo_slug("https://github.example.org/platform/gitops") == "platform/gitops"
     assert repo_slug("/srv/git/deploy.git") is None
+
+
+def test_cli_draft_flag(tmp_path: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    case = memory_case(tmp_path)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    args = [
+        "fix",
+        "--snapshot",
+        str(case.scenario / "cluster"),
+        "--app",
+        "memory-demo",
+        "--repo-url",
+        str(case.remote),
+        "--open-pr",
+        "--draft",
+        "--github-url",
+        gh.url,
+        "--github-repo",
+        "acme/deploy",
+        "--cache-dir",
+        str(tmp_path / "c"),
+    ]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert gh.repo.pulls[0]["draft"] is True
