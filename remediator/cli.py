@@ -399,6 +399,113 @@ def _open_pr(
     return "\n".join(lines) + "\n"
 
 
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option("--host")] = "0.0.0.0",
+    port: Annotated[int, typer.Option("--port")] = 8080,
+    journal_path: Annotated[Path, typer.Option("--journal", help="SQLite journal of incidents")] = Path(
+        "remediator-journal.sqlite"
+    ),
+    snapshots: Annotated[
+        Path | None,
+        typer.Option("--snapshots", help="offline: evidence from DIR/<app>/ snapshot folders instead of the cluster"),
+    ] = None,
+    remotes: Annotated[
+        Path | None, typer.Option("--remotes", help="offline: clone DIR/<app>.git instead of the Application's repoURL")
+    ] = None,
+    provider: Annotated[ProviderName, typer.Option("--provider")] = ProviderName.github,
+    github_url: Annotated[str, typer.Option("--github-url")] = "https://api.github.com",
+    github_repo: Annotated[
+        str | None, typer.Option("--github-repo", help="OWNER/NAME for every app (default: from repoURL)")
+    ] = None,
+    pr_dir: Annotated[Path | None, typer.Option("--pr-dir", help="local provider: folder of PR records")] = None,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir")] = None,
+    policy_file: Annotated[Path | None, typer.Option("--policy")] = None,
+    settle: Annotated[
+        float, typer.Option("--settle", help="seconds to wait for an app's notifications to settle")
+    ] = 10.0,
+    workers: Annotated[int, typer.Option("--workers", help="apps handled in parallel")] = 4,
+    max_prs_per_cause: Annotated[int, typer.Option("--max-prs-per-cause")] = 3,
+    insecure_no_auth: Annotated[
+        bool, typer.Option("--insecure-no-auth", help="accept hooks without the shared secret (local testing only)")
+    ] = False,
+    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig")] = None,
+    context: Annotated[str | None, typer.Option("--context")] = None,
+    argocd_namespace: Annotated[str, typer.Option("--argocd-namespace")] = "argocd",
+    log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
+) -> None:
+    """Run the webhook service: Argo CD notifications and Alertmanager in, pull requests out.
+
+    The shared secret comes from $REMEDIATOR_WEBHOOK_SECRET; the GitHub token from $GITHUB_TOKEN."""
+    import os
+
+    import uvicorn
+
+    from remediator.policy import load_policy
+    from remediator.pr.base import Provider
+    from remediator.service.app import Settings, configure_logging, create_app
+    from remediator.service.journal import Journal
+    from remediator.service.runner import FlowRunner, live_loader, snapshot_loader
+
+    configure_logging(log_level.upper())
+    try:
+        policy = load_policy(policy_file)
+        token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+        cache = cache_dir or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "remediator" / "repos"
+
+        def provider_for(url: str) -> Provider:
+            if provider is ProviderName.local:
+                from remediator.pr.local import LocalProvider
+
+                return LocalProvider(pr_dir or cache / "pull-requests")
+            from remediator.pr.github import GitHubProvider, repo_slug
+
+            slug = github_repo or repo_slug(url)
+            if not slug:
+                raise InputError(f"cannot tell the GitHub repository from {url!r}: give --github-repo")
+            return GitHubProvider(slug, token, github_url)
+
+        if snapshots is not None:
+            from remediator.evidence.snapshot import SnapshotSource
+
+            load = snapshot_loader(snapshots)
+
+            def list_apps() -> list[dict[str, object]]:
+                out: list[dict[str, object]] = []
+                for d in sorted(p for p in snapshots.iterdir() if p.is_dir()):
+                    out += SnapshotSource(d).load(None).all("Application")
+                return out
+        else:
+            load = live_loader(kubeconfig, context, argocd_namespace, True)
+            from remediator.evidence.live import LiveSource
+
+            def list_apps() -> list[dict[str, object]]:
+                return LiveSource.from_kubeconfig(
+                    kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace
+                ).applications()
+
+        def remote_of(app_name: str) -> str | None:
+            if remotes is not None and (remotes / f"{app_name}.git").is_dir():
+                return str(remotes / f"{app_name}.git")
+            return None
+
+        journal = Journal(journal_path)
+        runner = FlowRunner(
+            load, list_apps, policy, provider_for, cache, journal, token if provider is ProviderName.github else None,
+            max_prs_per_cause, remote_of,
+        )  # fmt: skip
+        settings = Settings(
+            secret=os.environ.get("REMEDIATOR_WEBHOOK_SECRET") or None,
+            allow_unauthenticated=insecure_no_auth,
+            settle_seconds=settle,
+            workers=workers,
+        )
+        api = create_app(settings, journal, runner, policy)
+    except RemediatorError as e:
+        raise fail(str(e), _error_code(e)) from None
+    uvicorn.run(api, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=30)
+
+
 @app.command("eval")
 def eval_cmd(
     dirs: Annotated[list[Path], typer.Argument(help="scenario folders, or folders of scenarios")],

@@ -198,6 +198,13 @@ class LiveSource:
             raise
         return data.decode("utf-8", errors="replace").splitlines()
 
+    def applications(self) -> list[Obj]:
+        """Every Application in the Argo CD namespace (to map alerts to apps)."""
+        try:
+            return self._list(APPLICATIONS, self.argocd_namespace)
+        except Exception as e:
+            raise _translate(e, f"list applications in {self.argocd_namespace}") from e
+
     # ----- the evidence -----
     def load(self, app: str | None = None) -> Evidence:
         if app is None:

@@ -1,0 +1,1 @@
+"""The webhook service: journal, payloads, runner, FastAPI app."""

@@ -1,0 +1,279 @@
+"""``remediator serve``: the webhook service (FastAPI). Answers 202 at once; a dispatcher runs the
+journaled incidents in the background - debounced per app, one run per app at a time, several
+apps in parallel - and a restart resumes what was in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from pydantic import ValidationError
+
+from remediator.errors import RemediatorError
+from remediator.evidence.relations import dig
+from remediator.policy import Policy
+from remediator.service.journal import Incident, Journal
+from remediator.service.payloads import AlertmanagerWebhook, ArgoCDNotification, alert_targets, first_error
+from remediator.service.runner import Runner
+
+log = logging.getLogger("remediator.service")
+
+
+@dataclass
+class Settings:
+    secret: str | None  # None only with allow_unauthenticated
+    allow_unauthenticated: bool = False
+    settle_seconds: float = 10.0
+    workers: int = 4
+    max_queue: int = 10_000
+    max_body: int = 1024 * 1024
+    poll_seconds: float = 0.05
+    shutdown_grace: float = 30.0
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.received = Counter("remediator_incidents_received", "Notifications accepted", ["source"], registry=r)
+        self.deduplicated = Counter(
+            "remediator_incidents_deduplicated", "Notifications folded into a waiting incident", registry=r
+        )
+        self.diagnosed = Counter("remediator_incidents_diagnosed", "Incidents diagnosed", registry=r)
+        self.prs = Counter("remediator_pull_requests", "Pull requests by action", ["action"], registry=r)
+        self.failures = Counter("remediator_failures", "Failed runs by stage", ["stage"], registry=r)
+        self.rejected = Counter("remediator_requests_rejected", "Requests refused", ["reason"], registry=r)
+        self.stage = Histogram("remediator_stage_seconds", "Stage durations", ["stage"], registry=r)
+        self.depth = Gauge("remediator_queue_depth", "Incidents waiting", registry=r)
+        self.running = Gauge("remediator_runs_in_flight", "Runs in flight", registry=r)
+
+
+def _problem(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(settings: Settings, journal: Journal, runner: Runner, policy: Policy) -> FastAPI:
+    if not settings.secret and not settings.allow_unauthenticated:
+        raise RemediatorError(
+            "no webhook secret: set REMEDIATOR_WEBHOOK_SECRET (or explicitly allow unauthenticated hooks)"
+        )
+    metrics = Metrics()
+    state: dict[str, Any] = {"busy": set(), "tasks": set(), "stop": False}
+
+    async def run_one(inc: Incident) -> None:
+        state["busy"].add(inc.app)
+        metrics.running.inc()
+        extra = {"app": inc.app, "incident": inc.id}
+        stage_now = {"stage": "start"}
+
+        def stage(name: str) -> None:
+            stage_now["stage"] = name
+            journal.stage(inc.id, name)
+
+        try:
+            res = await asyncio.to_thread(runner.run, inc.app, inc.payload, stage)
+            for k, v in res.durations.items():
+                metrics.stage.labels(k).observe(v)
+            if "diagnose" in res.durations:
+                metrics.diagnosed.inc()
+            if res.outcome in ("opened", "updated"):
+                metrics.prs.labels(res.outcome).inc()
+            journal.finish(inc.id, res.state, res.outcome, res.message, res.pr_url, res.cause)
+            log.info("%s: %s", res.outcome, res.message, extra=extra)
+        except Exception as e:  # a run that fails is journaled; the service keeps serving
+            metrics.failures.labels(stage_now["stage"]).inc()
+            msg = str(e) if isinstance(e, RemediatorError) else f"{type(e).__name__}: {e}"
+            journal.finish(inc.id, "failed", "error", msg[:500])
+            log.error("run failed at %s: %s", stage_now["stage"], msg[:500], extra=extra)
+        finally:
+            state["busy"].discard(inc.app)
+            metrics.running.dec()
+
+    async def dispatcher() -> None:
+        while not state["stop"]:
+            free = settings.workers - len(state["busy"])
+            if free > 0:
+                for inc in journal.claim(set(state["busy"]), free):
+                    state["busy"].add(inc.app)
+                    task = asyncio.create_task(run_one(inc))
+                    state["tasks"].add(task)
+                    task.add_done_callback(state["tasks"].discard)
+            metrics.depth.set(journal.depth())
+            await asyncio.sleep(settings.poll_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        recovered = journal.recover()
+        if recovered:
+            log.info("resumed %d incident(s) that were in flight", recovered)
+        disp = asyncio.create_task(dispatcher())
+        yield
+        state["stop"] = True  # SIGTERM: no new runs; the ones in flight finish or stay journaled
+        await disp
+        if state["tasks"]:
+            await asyncio.wait(set(state["tasks"]), timeout=settings.shutdown_grace)
+
+    app = FastAPI(title="remediator", lifespan=lifespan, docs_url=None, redoc_url=None)
+
+    def authorized(request: Request) -> bool:
+        if settings.allow_unauthenticated and not settings.secret:
+            return True
+        given = request.headers.get("x-remediator-token") or ""
+        auth = request.headers.get("authorization") or ""
+        if not given and auth.lower().startswith("bearer "):
+            given = auth[7:]
+        return hmac.compare_digest(given.encode(), (settings.secret or "").encode())
+
+    async def read_json(request: Request) -> Any:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > settings.max_body:
+            raise _Reject(413, f"body: larger than {settings.max_body} bytes")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > settings.max_body:
+                raise _Reject(413, f"body: larger than {settings.max_body} bytes")
+            chunks.append(chunk)
+        try:
+            return json.loads(b"".join(chunks) or b"null")
+        except ValueError as e:
+            raise _Reject(400, f"body: not valid JSON ({str(e).splitlines()[0]})") from None
+
+    async def guarded(request: Request, source: str) -> Any:
+        if not authorized(request):
+            metrics.rejected.labels("unauthorized").inc()
+            raise _Reject(401, "missing or wrong X-Remediator-Token")
+        if journal.depth() >= settings.max_queue:
+            metrics.rejected.labels("queue-full").inc()
+            raise _Reject(503, "queue full; retry later")
+        return await read_json(request)
+
+    def accept(app_name: str, source: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if not policy.apps.admits(app_name):
+            iid = journal.refuse(app_name, source, payload, f"app {app_name} is not allowed by the policy (apps)")
+            metrics.rejected.labels("policy").inc()
+            return {"incident": iid, "app": app_name, "refused": "not allowed by the policy (apps)"}
+        iid, dedup = journal.submit(app_name, source, payload, settings.settle_seconds)
+        metrics.received.labels(source).inc()
+        if dedup:
+            metrics.deduplicated.inc()
+        log.info(
+            "accepted from %s%s", source, " (deduplicated)" if dedup else "", extra={"app": app_name, "incident": iid}
+        )
+        return {"incident": iid, "app": app_name, "deduplicated": dedup}
+
+    @app.exception_handler(_Reject)
+    async def _rejected(_: Request, e: _Reject) -> JSONResponse:
+        if e.status in (400, 413, 422):
+            metrics.rejected.labels("invalid").inc()
+        return _problem(e.status, e.message)
+
+    @app.post("/v1/hooks/argocd", status_code=202)
+    async def argocd_hook(request: Request) -> JSONResponse:
+        data = await guarded(request, "argocd")
+        try:
+            n = ArgoCDNotification.model_validate(data)
+        except ValidationError as e:
+            raise _Reject(422, first_error(e.errors())) from None
+        return JSONResponse(accept(n.app, "argocd", n.model_dump()), status_code=202)
+
+    @app.post("/v1/hooks/alertmanager", status_code=202)
+    async def alertmanager_hook(request: Request) -> JSONResponse:
+        data = await guarded(request, "alertmanager")
+        try:
+            w = AlertmanagerWebhook.model_validate(data)
+        except ValidationError as e:
+            raise _Reject(422, first_error(e.errors())) from None
+        apps = await asyncio.to_thread(runner.applications)
+        owners: dict[tuple[str, str, str], str] = {}
+        for a in apps:
+            name = str(dig(a, "metadata", "name"))
+            dest = str(dig(a, "spec", "destination", "namespace") or "")
+            for r in dig(a, "status", "resources") or []:
+                if isinstance(r, dict):
+                    owners.setdefault((str(r.get("kind")), str(r.get("namespace") or dest), str(r.get("name"))), name)
+        results = []
+        for alert in w.alerts:
+            if alert.status != "firing":
+                continue
+            label_app = alert.labels.get("argocd_application") or alert.labels.get("app_kubernetes_io_instance")
+            app_name = next((owners[t] for t in alert_targets(alert) if t in owners), None)
+            if app_name is None and label_app and any(str(dig(a, "metadata", "name")) == label_app for a in apps):
+                app_name = label_app
+            if app_name is None:
+                iid = journal.refuse(
+                    "", "alertmanager", alert.model_dump(), "no Argo CD application owns the alert's resources"
+                )
+                results.append({"incident": iid, "refused": "no Argo CD application owns the alert's resources"})
+                continue
+            results.append(accept(app_name, "alertmanager", {"alert": alert.model_dump()}))
+        return JSONResponse({"results": results}, status_code=202)
+
+    @app.get("/healthz")
+    async def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok\n")
+
+    @app.get("/readyz")
+    async def readyz() -> PlainTextResponse:
+        problem = runner.ready()
+        if problem or not journal.ping():
+            return PlainTextResponse(f"not ready: {problem or 'journal unavailable'}\n", status_code=503)
+        return PlainTextResponse("ready\n")
+
+    @app.get("/metrics")
+    async def metrics_endpoint() -> Response:
+        metrics.depth.set(journal.depth())
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.state.journal = journal
+    app.state.metrics = metrics
+    return app
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the app and incident id when the record has them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in ("app", "incident"):
+            if hasattr(record, key):
+                out[key] = getattr(record, key)
+        if record.exc_info:
+            out["error"] = self.formatException(record.exc_info).splitlines()[-1]
+        return json.dumps(out)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger("remediator")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    with contextlib.suppress(Exception):
+        for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+            logging.getLogger(name).handlers[:] = [handler]

@@ -1,0 +1,197 @@
+"""The durable journal of incidents (SQLite): what arrived, where each run is, what it produced.
+
+A restart - even after ``kill -9`` mid-run - re-queues the runs that were in flight; the PR flow
+is idempotent (the open PR is found by its marker), so a re-run never opens a second PR.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    app TEXT NOT NULL,
+    source TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL,            -- queued | running | done | failed | refused
+    stage TEXT NOT NULL DEFAULT '',
+    received REAL NOT NULL,
+    due REAL NOT NULL,
+    updated REAL NOT NULL,
+    runs INTEGER NOT NULL DEFAULT 0,
+    deduplicated INTEGER NOT NULL DEFAULT 0,
+    outcome TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT '',
+    pr_url TEXT NOT NULL DEFAULT '',
+    cause TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS incidents_app_state ON incidents(app, state);
+CREATE INDEX IF NOT EXISTS incidents_state_due ON incidents(state, due);
+CREATE TABLE IF NOT EXISTS attempts (
+    app TEXT NOT NULL,
+    cause TEXT NOT NULL,
+    prs INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (app, cause)
+);
+"""
+
+
+@dataclass
+class Incident:
+    id: str
+    app: str
+    source: str
+    payload: dict[str, Any]
+    state: str
+    stage: str
+    received: float
+    due: float
+    runs: int
+    deduplicated: int
+    outcome: str
+    message: str
+    pr_url: str
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _row(self, r: tuple[Any, ...]) -> Incident:
+        return Incident(
+            id=r[0], app=r[1], source=r[2], payload=json.loads(r[3]), state=r[4], stage=r[5], received=r[6],
+            due=r[7], runs=r[9], deduplicated=r[10], outcome=r[11], message=r[12], pr_url=r[13],
+        )  # fmt: skip
+
+    def recover(self) -> int:
+        """Runs that were in flight when the process died go back to the queue."""
+        with self._lock:
+            cur = self._db.execute("UPDATE incidents SET state='queued', stage='recovered' WHERE state='running'")
+            return cur.rowcount
+
+    def submit(self, app: str, source: str, payload: dict[str, Any], settle: float) -> tuple[str, bool]:
+        """Queue an incident, or fold it into the app's incident still waiting (latest state wins).
+        Returns (incident id, deduplicated)."""
+        now = time.time()
+        body = json.dumps(payload)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "SELECT id FROM incidents WHERE app=? AND state='queued' ORDER BY received LIMIT 1", (app,)
+                ).fetchone()
+                if row:
+                    self._db.execute(
+                        "UPDATE incidents SET payload=?, source=?, due=?, updated=?, deduplicated=deduplicated+1 WHERE id=?",
+                        (body, source, now + settle, now, row[0]),
+                    )
+                    self._db.execute("COMMIT")
+                    return str(row[0]), True
+                iid = uuid.uuid4().hex[:16]
+                self._db.execute(
+                    "INSERT INTO incidents (id, app, source, payload, state, received, due, updated) VALUES (?,?,?,?,?,?,?,?)",
+                    (iid, app, source, body, "queued", now, now + settle, now),
+                )
+                self._db.execute("COMMIT")
+                return iid, False
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def refuse(self, app: str, source: str, payload: dict[str, Any], reason: str) -> str:
+        now = time.time()
+        iid = uuid.uuid4().hex[:16]
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO incidents (id, app, source, payload, state, stage, received, due, updated, outcome, message) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (iid, app, source, json.dumps(payload), "refused", "received", now, now, now, "refused", reason),
+            )
+        return iid
+
+    def claim(self, busy: set[str], limit: int) -> list[Incident]:
+        """Due queued incidents of apps not running now, marked running (one per app)."""
+        now = time.time()
+        out: list[Incident] = []
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM incidents WHERE state='queued' AND due<=? ORDER BY due LIMIT ?", (now, limit * 4 + 16)
+            ).fetchall()
+            for r in rows:
+                if len(out) >= limit:
+                    break
+                app = r[1]
+                if app in busy or any(i.app == app for i in out):
+                    continue
+                self._db.execute(
+                    "UPDATE incidents SET state='running', stage='started', runs=runs+1, updated=? WHERE id=? AND state='queued'",
+                    (now, r[0]),
+                )
+                out.append(self._row(r))
+        return out
+
+    def stage(self, iid: str, stage: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE incidents SET stage=?, updated=? WHERE id=?", (stage, time.time(), iid))
+
+    def finish(self, iid: str, state: str, outcome: str, message: str, pr_url: str = "", cause: str = "") -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE incidents SET state=?, stage='finished', outcome=?, message=?, pr_url=?, cause=?, updated=? WHERE id=?",
+                (state, outcome, message[:2000], pr_url, cause, time.time(), iid),
+            )
+
+    def count_pr(self, app: str, cause: str) -> int:
+        """Count one more PR opened for (app, cause); returns the new total."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO attempts (app, cause, prs) VALUES (?,?,1) ON CONFLICT(app, cause) DO UPDATE SET prs=prs+1",
+                (app, cause),
+            )
+            row = self._db.execute("SELECT prs FROM attempts WHERE app=? AND cause=?", (app, cause)).fetchone()
+            return int(row[0])
+
+    def prs_for(self, app: str, cause: str) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT prs FROM attempts WHERE app=? AND cause=?", (app, cause)).fetchone()
+            return int(row[0]) if row else 0
+
+    def depth(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM incidents WHERE state='queued'").fetchone()[0])
+
+    def get(self, iid: str) -> Incident | None:
+        with self._lock:
+            r = self._db.execute("SELECT * FROM incidents WHERE id=?", (iid,)).fetchone()
+        return self._row(r) if r else None
+
+    def all(self) -> list[Incident]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM incidents ORDER BY received").fetchall()
+        return [self._row(r) for r in rows]
+
+    def ping(self) -> bool:
+        try:
+            with self._lock:
+                self._db.execute("SELECT 1").fetchone()
+            return True
+        except sqlite3.Error:
+            return False

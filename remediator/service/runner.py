@@ -1,0 +1,136 @@
+"""One incident's run: evidence -> diagnosis -> pull request, with the attempt cap per cause."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from remediator.diagnose import diagnose
+from remediator.evidence.relations import dig
+from remediator.evidence.store import Evidence, Obj
+from remediator.policy import Policy
+from remediator.pr.base import Provider
+from remediator.propose import cause_key, propose
+from remediator.service.journal import Journal
+from remediator.vcs.checkout import Checkout
+
+
+@dataclass
+class RunResult:
+    state: str  # done | failed | refused
+    outcome: str
+    message: str
+    pr_url: str = ""
+    cause: str = ""
+    durations: dict[str, float] = field(default_factory=dict)
+
+
+class Runner(Protocol):
+    def applications(self) -> list[Obj]: ...
+
+    def run(self, app: str, payload: dict[str, Any], stage: Callable[[str], None]) -> RunResult: ...
+
+    def ready(self) -> str | None:
+        """None when the dependencies answer, else what is wrong."""
+
+
+EvidenceLoader = Callable[[str], Evidence]
+
+
+def snapshot_loader(root: Path) -> EvidenceLoader:
+    """Evidence from ``root/<app>/`` snapshot folders (offline demos, tests, benchmarks)."""
+    from remediator.evidence.snapshot import SnapshotSource
+
+    def load(app: str) -> Evidence:
+        return SnapshotSource(root / app).load(app)
+
+    return load
+
+
+def live_loader(
+    kubeconfig: Path | None, context: str | None, argocd_namespace: str, probe_models: bool
+) -> EvidenceLoader:
+    def load(app: str) -> Evidence:
+        from remediator.evidence.live import LiveSource
+        from remediator.evidence.modelprobe import probe_model_servers
+
+        ev = LiveSource.from_kubeconfig(kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace).load(
+            app
+        )
+        if probe_models:
+            probe_model_servers(ev)
+        return ev
+
+    return load
+
+
+class FlowRunner:
+    def __init__(
+        self,
+        load: EvidenceLoader,
+        list_apps: Callable[[], list[Obj]],
+        policy: Policy,
+        provider_for: Callable[[str], Provider],
+        cache: Path,
+        journal: Journal,
+        token: str | None = None,
+        max_prs_per_cause: int = 3,
+        repo_url_override: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self.load = load
+        self.list_apps = list_apps
+        self.policy = policy
+        self.provider_for = provider_for
+        self.cache = cache
+        self.journal = journal
+        self.token = token
+        self.max_prs = max_prs_per_cause
+        self.repo_url_override = repo_url_override
+        self._apps: tuple[float, list[Obj]] = (0.0, [])
+
+    def applications(self) -> list[Obj]:
+        if time.time() - self._apps[0] > 30:
+            self._apps = (time.time(), self.list_apps())
+        return self._apps[1]
+
+    def ready(self) -> str | None:
+        return None if self.journal.ping() else "journal unavailable"
+
+    def run(self, app: str, payload: dict[str, Any], stage: Callable[[str], None]) -> RunResult:
+        durations: dict[str, float] = {}
+        t = time.perf_counter()
+        stage("evidence")
+        ev = self.load(app)
+        durations["evidence"] = time.perf_counter() - t
+        t = time.perf_counter()
+        stage("diagnose")
+        d = diagnose(ev, app)
+        durations["diagnose"] = time.perf_counter() - t
+        f = d.top
+        cause = cause_key(app, f) if f is not None else ""
+        if f is not None and cause and self.journal.prs_for(app, cause) >= self.max_prs:
+            return RunResult(
+                "refused", "capped",
+                f"{self.max_prs} pull requests were already opened for this cause of {app}; not opening another "
+                "(the app stays Degraded after the bot's fixes: a person should look)", cause=cause, durations=durations,
+            )  # fmt: skip
+        src: dict[str, Any] = (
+            dig(ev.app, "spec", "source") or next(iter(dig(ev.app, "spec", "sources") or []), {}) or {}
+        )
+        url = (self.repo_url_override(app) if self.repo_url_override else None) or str(src.get("repoURL") or "")
+        if not url:
+            return RunResult(
+                "refused", "no-repo", f"{app}: the Application names no repoURL", cause=cause, durations=durations
+            )
+        t = time.perf_counter()
+        stage("propose")
+        out = propose(
+            d, ev, self.policy, self.provider_for(url), Checkout(url, self.cache, self.token), src.get("targetRevision")
+        )
+        durations["propose"] = time.perf_counter() - t
+        if out.action == "opened":
+            self.journal.count_pr(app, cause)
+        return RunResult("done", out.action, out.message, out.pr.url if out.pr else "", cause, durations)
