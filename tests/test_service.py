@@ -162,7 +162,7 @@ def test_notifications_debounced_into_one_pr_per_app(service: tuple[str, Journal
 
 
 def test_auth_is_required_and_counted(service: tuple[str, Journal]) -> None:
-    url, journal = service
+    url, _ = service
     with httpx.Client(base_url=url) as c:
         assert c.post("/v1/hooks/argocd", json=hook("shop-a")).status_code == 401
         assert (

@@ -50,7 +50,7 @@ class ArgoCDNotification(BaseModel):
     health: str | None = None
     sync: str | None = None
     source: Source | None = None
-    sources: list[Source] = []
+    sources: list[Source] | None = None
     revision: str | None = None
     argocdUrl: str | None = None
 

@@ -1,0 +1,17 @@
+# remediator: slim, non-root. docker build -t remediator . && docker run -p 8080:8080 remediator serve --help
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY remediator ./remediator
+RUN pip install --no-cache-dir --prefix=/install ".[render]"
+
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends git ca-certificates openssh-client \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --gid 10001 remediator && useradd --uid 10001 --gid 10001 --home /var/lib/remediator --create-home remediator
+COPY --from=build /install /usr/local
+USER 10001:10001
+ENV HOME=/var/lib/remediator PYTHONUNBUFFERED=1
+EXPOSE 8080
+ENTRYPOINT ["remediator"]
+CMD ["serve", "--port=8080"]
