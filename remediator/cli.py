@@ -81,11 +81,56 @@ ProbeModels = Annotated[
 ]
 
 
+ArgoURL = Annotated[
+    str | None,
+    typer.Option(
+        "--argocd-url",
+        envvar="ARGOCD_URL",
+        help="read evidence through the Argo CD API server instead of the cluster ($ARGOCD_TOKEN, or "
+        "$ARGOCD_USERNAME/$ARGOCD_PASSWORD)",
+    ),
+]
+
+
+def argocd_client(url: str) -> object:
+    import os
+
+    from remediator.argocd.client import ArgoCDClient
+
+    return ArgoCDClient(
+        url,
+        token=os.environ.get("ARGOCD_TOKEN") or None,
+        username=os.environ.get("ARGOCD_USERNAME") or None,
+        password=os.environ.get("ARGOCD_PASSWORD") or None,
+        verify=os.environ.get("ARGOCD_INSECURE", "") not in ("1", "true"),
+    )
+
+
 def _live(
-    app_name: str, kubeconfig: Path | None, context: str | None, ns: str, probe_models: bool, tail: int | None = None
+    app_name: str,
+    kubeconfig: Path | None,
+    context: str | None,
+    ns: str,
+    probe_models: bool,
+    tail: int | None = None,
+    argocd_url: str | None = None,
 ) -> Evidence:
     from remediator.evidence.live import LiveSource
     from remediator.evidence.modelprobe import probe_model_servers
+
+    if argocd_url:
+        from remediator.argocd.client import ArgoCDClient
+        from remediator.evidence.argocd_source import ArgoCDSource
+
+        client = argocd_client(argocd_url)
+        assert isinstance(client, ArgoCDClient)
+        try:
+            ev = ArgoCDSource(client, tail or 500, ns if ns != "argocd" else None).load(app_name)
+        finally:
+            client.close()
+        if probe_models:
+            probe_model_servers(ev)
+        return ev
 
     kw: dict[str, object] = {"kubeconfig": kubeconfig, "context": context, "argocd_namespace": ns}
     if tail is not None:
@@ -127,6 +172,7 @@ def diagnose_cmd(
         str, typer.Option("--argocd-namespace", help="namespace of the Application objects")
     ] = "argocd",
     probe_models: ProbeModels = True,
+    argocd_url: ArgoURL = None,
 ) -> None:
     """Say what is wrong with an app: ranked findings, root cause first."""
     try:
@@ -154,7 +200,7 @@ def diagnose_cmd(
         if snapshot is not None:
             ev = _load_snapshot(snapshot, app_name, repo)
         elif app_name is not None:
-            ev = _live(app_name, kubeconfig, context, argocd_namespace, probe_models)
+            ev = _live(app_name, kubeconfig, context, argocd_namespace, probe_models, argocd_url=argocd_url)
             if repo is not None:
                 ev.desired = load_desired(repo, ev.app, ev.errors)
         else:
@@ -224,6 +270,7 @@ def fix_cmd(
     context: Annotated[str | None, typer.Option("--context", help="kubeconfig context")] = None,
     argocd_namespace: Annotated[str, typer.Option("--argocd-namespace")] = "argocd",
     probe_models: ProbeModels = True,
+    argocd_url: ArgoURL = None,
 ) -> None:
     """Propose the fix for the root cause as a minimal edit of the app's manifests.
 
@@ -275,7 +322,7 @@ def fix_cmd(
             if snap != Path():
                 ev = _load_snapshot(snap, app_n, repo_p if repo_p and repo_p.is_dir() else None)
             else:
-                ev = _live(str(app_n), kubeconfig, context, argocd_namespace, probe_models)
+                ev = _live(str(app_n), kubeconfig, context, argocd_namespace, probe_models, argocd_url=argocd_url)
                 if repo_p is not None:
                     ev.desired = load_desired(repo_p, ev.app, ev.errors)
             d = diagnose(ev, app_n)
@@ -433,6 +480,7 @@ def serve_cmd(
     context: Annotated[str | None, typer.Option("--context")] = None,
     argocd_namespace: Annotated[str, typer.Option("--argocd-namespace")] = "argocd",
     log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
+    argocd_url: ArgoURL = None,
 ) -> None:
     """Run the webhook service: Argo CD notifications and Alertmanager in, pull requests out.
 
@@ -475,6 +523,20 @@ def serve_cmd(
                 for d in sorted(p for p in snapshots.iterdir() if p.is_dir()):
                     out += SnapshotSource(d).load(None).all("Application")
                 return out
+        elif argocd_url:
+
+            def load(app_name: str) -> Evidence:
+                return _live(app_name, None, None, argocd_namespace, True, argocd_url=argocd_url)
+
+            def list_apps() -> list[dict[str, object]]:
+                from remediator.argocd.client import ArgoCDClient
+
+                client = argocd_client(argocd_url)
+                assert isinstance(client, ArgoCDClient)
+                try:
+                    return list(client.applications())
+                finally:
+                    client.close()
         else:
             load = live_loader(kubeconfig, context, argocd_namespace, True)
             from remediator.evidence.live import LiveSource
@@ -537,6 +599,7 @@ def snapshot_cmd(
     argocd_namespace: Annotated[str, typer.Option("--argocd-namespace")] = "argocd",
     tail: Annotated[int, typer.Option("--tail", help="log lines per container")] = 500,
     probe_models: ProbeModels = True,
+    argocd_url: ArgoURL = None,
 ) -> None:
     """Write the app's evidence from a live cluster as a snapshot folder (attach it to a bug report)."""
     from remediator.evidence.writer import write_snapshot
@@ -544,7 +607,7 @@ def snapshot_cmd(
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise fail(f"{output}: output folder exists and is not empty", Exit.INPUT)
     try:
-        ev = _live(app_name, kubeconfig, context, argocd_namespace, probe_models, tail)
+        ev = _live(app_name, kubeconfig, context, argocd_namespace, probe_models, tail, argocd_url)
         n = write_snapshot(ev, output)
     except RemediatorError as e:
         raise fail(str(e), _error_code(e)) from None

@@ -1,0 +1,1 @@
+"""The Argo CD REST API."""
