@@ -20,8 +20,11 @@ from remediator.pr import body as prbody
 from remediator.pr.base import Provider, PullRequest, marker
 from remediator.vcs.checkout import Checkout, Identity, PushRejected
 
-Action = Literal["opened", "updated", "held", "unchanged", "rejected-before", "no-edit", "healthy", "healthy-noted"]
+Action = Literal[
+    "opened", "updated", "held", "unchanged", "rejected-before", "fixed-before", "no-edit", "healthy", "healthy-noted"
+]
 HEALTHY_MARK = "<!-- remediator: healthy -->"
+AFTER_MERGE_MARK = "<!-- remediator: after-merge -->"
 
 
 @dataclass
@@ -61,10 +64,11 @@ def propose(
     who = Identity(policy.git.name, policy.git.email)
     f = d.top
     healthy = f is None or (d.health == "Healthy" and f.category.value == "unknown")
+    provider.check_access()  # before anything is cloned or pushed
+    _after_merge(app, d, ev, provider)
     if healthy:
         return _healthy(app, policy, provider)
     assert f is not None
-    provider.check_access()  # before anything is cloned or pushed
     ck, ek = cause_key(app, f), evidence_key(d)
     mine = [p for p in provider.pulls("open") if p.marker.get("cause") == ck]
     if not mine:
@@ -107,6 +111,15 @@ def _attempt(
         why = "; ".join(f"{r.reason} ({r.rule})" for r in res.refused) or "the source already has the change"
         return Outcome("no-edit", f"no pull request: {why}", fix=res)
     fp = res.fingerprint
+    merged = next((p for p in provider.pulls("closed") if p.merged and p.marker.get("fingerprint") == fp), None)
+    if merged is not None:
+        return Outcome(
+            "fixed-before",
+            f"PR #{merged.number} already made this exact change and was merged, yet the cause persists: "
+            "not proposing it again (a person should look)",
+            pr=merged,
+            fix=res,
+        )
     keys = {"app": app, "cause": ck, "category": f.category.value, "evidence": ek, "fingerprint": fp}
     pol = policy.pull_requests
     ctx = prbody.Context(
@@ -200,6 +213,28 @@ def _comment_once(provider: Provider, pr: PullRequest, text: str, key: str) -> N
     if previous and tag in previous[-1]:
         return
     provider.comment(pr, text + "\n" + tag)
+
+
+def _after_merge(app: str, d: Diagnosis, ev: Evidence, provider: Provider) -> None:
+    """Once per merged bot PR of the app, after Argo CD synced: say whether the fix worked."""
+    revision = str(dig(ev.app, "status", "sync", "revision") or "")
+    if d.sync != "Synced" or not revision:
+        return
+    for pr in provider.pulls("closed"):
+        if not pr.merged or pr.marker.get("app") != app:
+            continue
+        if any(AFTER_MERGE_MARK in c for c in provider.comments(pr)):
+            continue
+        f = d.top
+        if f is None or d.health == "Healthy":
+            verdict = "the app is **Healthy**. The fix worked."
+        elif cause_key(app, f) == pr.marker.get("cause"):
+            verdict = f"the app is still **{d.health or 'Degraded'}** with the same cause ({f.category.value} on `{f.culprit}`): the fix did not resolve it."
+        else:
+            verdict = f"the app is **{d.health or 'Degraded'}** with a different finding now: [{f.category.value}] `{f.culprit}`: {f.summary}"
+        provider.comment(
+            pr, f"After the merge: Argo CD synced revision `{revision[:12]}`; {verdict}\n{AFTER_MERGE_MARK}"
+        )
 
 
 def _healthy(app: str, policy: Policy, provider: Provider) -> Outcome:

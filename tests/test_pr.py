@@ -406,3 +406,28 @@ def test_cli_draft_flag(tmp_path: Path, gh: FakeGitHub, monkeypatch: pytest.Monk
     r = runner.invoke(cli, args)
     assert r.exit_code == 0, r.output
     assert gh.repo.pulls[0]["draft"] is True
+
+
+def test_after_the_merge_the_pr_says_whether_it_worked_and_the_fix_is_not_reproposed(
+    tmp_path: Path, gh: FakeGitHub
+) -> None:
+    case = memory_case(tmp_path)
+    assert case.d.sync == "Synced"
+    case.run(github(gh))
+    gh.close_pull(1, merged=True)
+    out = case.run(github(gh))  # still Degraded with the same cause, same change
+    assert out.action == "fixed-before" and "merged" in out.message
+    assert gh.count("POST", r"/repos/acme/deploy/pulls") == 1
+    [c] = gh.repo.comments[1]
+    assert "After the merge: Argo CD synced revision" in c["body"] and "did not resolve it" in c["body"]
+    case.run(github(gh))
+    assert len(gh.repo.comments[1]) == 1  # said once
+
+
+def test_after_the_merge_a_healthy_app_is_reported_fixed(tmp_path: Path, gh: FakeGitHub) -> None:
+    case = memory_case(tmp_path)
+    case.run(github(gh))
+    gh.close_pull(1, merged=True)
+    healthy = Diagnosis(app="memory-demo", findings=[], health="Healthy", sync="Synced")
+    assert case.run(github(gh), d=healthy).action == "healthy"
+    assert "The fix worked." in gh.repo.comments[1][0]["body"]

@@ -10,7 +10,7 @@ from github import Auth, Github, GithubException, GithubRetry
 from github.PullRequest import PullRequest as GHPull
 from github.Repository import Repository
 
-from remediator.errors import ForbiddenError, InputError, NotFoundError, TemporaryError
+from remediator.errors import ForbiddenError, InputError, NotFoundError, RemediatorError, TemporaryError
 from remediator.pr.base import PullRequest, parse_marker
 
 _SLUG = re.compile(r"(?:github[^/:]*[/:])(?P<owner>[^/]+)/(?P<name>[^/]+?)(?:\.git)?/?$")
@@ -57,6 +57,8 @@ class GitHubProvider:
         self._repo: Repository | None = None
 
     def _fail(self, e: Exception, what: str) -> Exception:
+        if isinstance(e, RemediatorError):
+            return e
         text = str(e).replace(self.token, "***")
         if isinstance(e, GithubException):
             msg = (e.data or {}).get("message") if isinstance(e.data, dict) else None
