@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from enum import IntEnum, StrEnum
 from importlib import resources
 from pathlib import Path
@@ -481,6 +482,9 @@ def serve_cmd(
     argocd_namespace: Annotated[str, typer.Option("--argocd-namespace")] = "argocd",
     log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
     argocd_url: ArgoURL = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="also watch Application objects and act when one becomes Degraded")
+    ] = False,
 ) -> None:
     """Run the webhook service: Argo CD notifications and Alertmanager in, pull requests out.
 
@@ -562,10 +566,50 @@ def serve_cmd(
             settle_seconds=settle,
             workers=workers,
         )
-        api = create_app(settings, journal, runner, policy)
+        watcher = None
+        if watch:
+            from remediator.evidence.live import LiveSource
+            from remediator.watch import ApplicationWatcher
+
+            source = LiveSource.from_kubeconfig(
+                kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace
+            )
+
+            def watcher(on_change: Callable[[str, str | None, str], None]) -> ApplicationWatcher:
+                return ApplicationWatcher(source, on_change)
+
+        api = create_app(settings, journal, runner, policy, watcher)
     except RemediatorError as e:
         raise fail(str(e), _error_code(e)) from None
     uvicorn.run(api, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=30)
+
+
+@app.command("watch")
+def watch_cmd(
+    port: Annotated[int, typer.Option("--port", help="port of /healthz, /readyz, /metrics and the hooks")] = 8080,
+    journal_path: Annotated[Path, typer.Option("--journal")] = Path("remediator-journal.sqlite"),
+    provider: Annotated[ProviderName, typer.Option("--provider")] = ProviderName.github,
+    github_url: Annotated[str, typer.Option("--github-url")] = "https://api.github.com",
+    github_repo: Annotated[str | None, typer.Option("--github-repo")] = None,
+    pr_dir: Annotated[Path | None, typer.Option("--pr-dir")] = None,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir")] = None,
+    policy_file: Annotated[Path | None, typer.Option("--policy")] = None,
+    settle: Annotated[float, typer.Option("--settle")] = 10.0,
+    workers: Annotated[int, typer.Option("--workers")] = 4,
+    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig")] = None,
+    context: Annotated[str | None, typer.Option("--context")] = None,
+    argocd_namespace: Annotated[str, typer.Option("--argocd-namespace")] = "argocd",
+    insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth")] = False,
+) -> None:
+    """Watch Argo CD Applications (no argocd-notifications needed) and act when one becomes Degraded.
+
+    The same service as `serve --watch`: journal, dedupe, PRs, /metrics; the hooks stay available."""
+    serve_cmd(
+        port=port, journal_path=journal_path, provider=provider, github_url=github_url, github_repo=github_repo,
+        pr_dir=pr_dir, cache_dir=cache_dir, policy_file=policy_file, settle=settle, workers=workers,
+        kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace, insecure_no_auth=insecure_no_auth,
+        watch=True,
+    )  # fmt: skip
 
 
 @app.command("eval")

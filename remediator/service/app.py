@@ -9,8 +9,9 @@ import contextlib
 import hmac
 import json
 import logging
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -64,7 +65,14 @@ def _problem(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(settings: Settings, journal: Journal, runner: Runner, policy: Policy) -> FastAPI:
+WatcherFactory = Callable[[Callable[[str, str | None, str], None]], Any]
+
+
+def create_app(
+    settings: Settings, journal: Journal, runner: Runner, policy: Policy, watcher: WatcherFactory | None = None
+) -> FastAPI:
+    """``watcher``: builds an object with ``run(stop_event)`` from a callback (app, old, new health);
+    run in a thread, it feeds the same journal as the hooks (``remediator watch``)."""
     if not settings.secret and not settings.allow_unauthenticated:
         raise RemediatorError(
             "no webhook secret: set REMEDIATOR_WEBHOOK_SECRET (or explicitly allow unauthenticated hooks)"
@@ -119,7 +127,21 @@ def create_app(settings: Settings, journal: Journal, runner: Runner, policy: Pol
         if recovered:
             log.info("resumed %d incident(s) that were in flight", recovered)
         disp = asyncio.create_task(dispatcher())
+        stop_watch = threading.Event()
+        if watcher is not None:
+
+            def changed(app_name: str, old: str | None, new: str) -> None:
+                if policy.apps.admits(app_name):
+                    _, dedup = journal.submit(
+                        app_name, "watch", {"app": app_name, "health": new, "previous": old}, settings.settle_seconds
+                    )
+                    metrics.received.labels("watch").inc()
+                    if dedup:
+                        metrics.deduplicated.inc()
+
+            threading.Thread(target=watcher(changed).run, args=(stop_watch,), name="watch", daemon=True).start()
         yield
+        stop_watch.set()
         state["stop"] = True  # SIGTERM: no new runs; the ones in flight finish or stay journaled
         await disp
         if state["tasks"]:

@@ -8,6 +8,7 @@ and records every request so tests can assert nothing unexpected was asked.
 from __future__ import annotations
 
 import json
+import queue
 import re
 import threading
 import time
@@ -92,6 +93,10 @@ class FakeKubeAPI:
         self.delay = delay or {}
         self.requests: list[str] = []
         self.unexpected: list[str] = []
+        # watch: events handed to the next ?watch=true request, resource versions answered with 410 Gone
+        self.watch_events: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self.expired: set[str] = set()
+        self.list_version = "1000"
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -137,6 +142,29 @@ class FakeKubeAPI:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _watch(self, q: dict[str, str]) -> None:
+                """A watch stream: one JSON event per line until the queue says stop (None) or time is up."""
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if q.get("resourceVersion") in api.expired:
+                    gone = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Expired",
+                            "message": f"too old resource version: {q.get('resourceVersion')}", "code": 410}  # fmt: skip
+                    self.wfile.write(json.dumps({"type": "ERROR", "object": gone}).encode() + b"\n")
+                    return
+                end = time.time() + min(float(q.get("timeoutSeconds") or 2), 2.0)
+                while time.time() < end:
+                    try:
+                        item = api.watch_events.get(timeout=0.05)
+                    except queue.Empty:
+                        continue
+                    if item is None:
+                        return
+                    kind, obj = item
+                    self.wfile.write(json.dumps({"type": kind, "object": obj}).encode() + b"\n")
+                    self.wfile.flush()
+
             def _status(self, code: int, reason: str, message: str) -> None:
                 self._send(
                     code,
@@ -165,6 +193,8 @@ class FakeKubeAPI:
                         "Forbidden",
                         f'{url.path} is forbidden: User "system:serviceaccount:remediator:bot" cannot list',
                     )
+                if q.get("watch") == "true":
+                    return self._watch(q)
                 m = PATH.match(url.path)
                 if not m:
                     api.unexpected.append(self.path)
@@ -194,7 +224,7 @@ class FakeKubeAPI:
                 limit = int(q.get("limit") or 0) or len(items) or 1
                 page = items[start : start + limit]
                 nxt = start + limit
-                meta = {"resourceVersion": "1000"}
+                meta = {"resourceVersion": api.list_version}
                 if nxt < len(items):
                     meta["continue"] = str(nxt)
                 self._send(
