@@ -97,7 +97,14 @@ class FlowRunner:
         return self._apps[1]
 
     def ready(self) -> str | None:
-        return None if self.journal.ping() else "journal unavailable"
+        """The journal answers and the evidence source lists Applications (cached for 30 s)."""
+        if not self.journal.ping():
+            return "journal unavailable"
+        try:
+            self.applications()
+        except Exception as e:  # the cluster or Argo CD does not answer
+            return f"cannot list applications: {str(e)[:200]}"
+        return None
 
     def run(self, app: str, payload: dict[str, Any], stage: Callable[[str], None]) -> RunResult:
         durations: dict[str, float] = {}
