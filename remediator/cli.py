@@ -28,6 +28,7 @@ class Exit(IntEnum):
     INPUT = 3  # a file, folder, policy or app name that cannot be used
     CLUSTER = 4  # the cluster or API refused or did not answer
     BELOW = 5  # eval --min: the score is below the threshold
+    FINDINGS = 6  # review: issues at or above --fail-on
 
 
 class Format(StrEnum):
@@ -247,6 +248,10 @@ def fix_cmd(
     draft: Annotated[
         bool, typer.Option("--draft", help="open pull requests as drafts (also: pull_requests.draft)")
     ] = False,
+    summary: Annotated[
+        Path | None,
+        typer.Option("--summary", help="dry run: append findings and diff as Markdown (e.g. $GITHUB_STEP_SUMMARY)"),
+    ] = None,
     github_url: Annotated[
         str, typer.Option("--github-url", help="GitHub API URL (GitHub Enterprise: https://HOST/api/v3)")
     ] = "https://api.github.com",
@@ -349,19 +354,33 @@ def fix_cmd(
                     )
                 )
             else:
-                outputs.append(_fix_local(d, ev, policy, repo_p, dry_run, fmt))
+                outputs.append(
+                    _fix_local(d, ev, policy, repo_p, dry_run, fmt, summary, name if len(jobs) > 1 else None)
+                )
         typer.echo("".join(outputs), nl=False)
     except RemediatorError as e:
         raise fail(str(e), _error_code(e)) from None
 
 
-def _fix_local(d: Diagnosis, ev: Evidence, policy: object, repo: Path | None, dry_run: bool, fmt: Format) -> str:
+def _fix_local(
+    d: Diagnosis,
+    ev: Evidence,
+    policy: object,
+    repo: Path | None,
+    dry_run: bool,
+    fmt: Format,
+    summary: Path | None = None,
+    title: str | None = None,
+) -> str:
     from remediator import fixreport
     from remediator.fix import commit, plan_fix
     from remediator.policy import Policy
 
     assert isinstance(policy, Policy) and repo is not None
     res = plan_fix(d, ev, repo, policy)
+    if summary is not None:
+        with summary.open("a", encoding="utf-8") as fh:
+            fh.write(fixreport.to_markdown(res, title))
     branch = commit(repo, res) if not dry_run and res.edits else None
     return fixreport.to_json(res, branch) + "\n" if fmt is Format.json else fixreport.to_text(res, branch)
 
@@ -610,6 +629,103 @@ def watch_cmd(
         kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace, insecure_no_auth=insecure_no_auth,
         watch=True,
     )  # fmt: skip
+
+
+class FailOn(StrEnum):
+    error = "error"
+    warning = "warning"
+    note = "note"
+    never = "never"
+
+
+@app.command("review")
+def review_cmd(
+    repo: Annotated[Path, typer.Option("--repo", help="the manifests repository checkout")] = Path("."),
+    base: Annotated[
+        str | None, typer.Option("--base", help="base commit (default: from the pull_request event)")
+    ] = None,
+    head: Annotated[
+        str | None, typer.Option("--head", help="head commit (default: from the pull_request event)")
+    ] = None,
+    event: Annotated[
+        Path | None, typer.Option("--event", envvar="GITHUB_EVENT_PATH", help="GitHub pull_request event payload")
+    ] = None,
+    all_files: Annotated[bool, typer.Option("--all", help="review every manifest, not only the changed ones")] = False,
+    policy_file: Annotated[Path | None, typer.Option("--policy")] = None,
+    sarif: Annotated[Path | None, typer.Option("--sarif", help="write a SARIF 2.1.0 file")] = None,
+    summary: Annotated[
+        Path | None, typer.Option("--summary", envvar="GITHUB_STEP_SUMMARY", help="append a Markdown summary here")
+    ] = None,
+    comment: Annotated[
+        bool, typer.Option("--comment/--no-comment", help="post review comments on the pull request ($GITHUB_TOKEN)")
+    ] = False,
+    github_url: Annotated[str, typer.Option("--github-url", envvar="GITHUB_API_URL")] = "https://api.github.com",
+    github_repo: Annotated[str | None, typer.Option("--github-repo", envvar="GITHUB_REPOSITORY")] = None,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="exit 6 when an issue reaches this severity")
+    ] = FailOn.error,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+) -> None:
+    """Review the manifests a pull request changes: static checks for the failures the detectors find
+    after a deploy (wrong binding namespace, missing memory limits, unserved models, hosts without a
+    Service, PVCs below their class minimum, probes on unexposed ports, missing Secrets/ConfigMaps,
+    unpinned images)."""
+    import json
+    import os
+
+    from remediator.policy import load_policy
+    from remediator.review import run as rv
+    from remediator.review.model import Severity
+
+    try:
+        policy = load_policy(policy_file)
+        number = None
+        if event is not None and event.is_file() and not all_files:
+            try:
+                payload = json.loads(event.read_text(encoding="utf-8"))
+            except ValueError as e:
+                raise InputError(f"{event}: not a JSON event payload: {e}") from None
+            pr = payload.get("pull_request") or {}
+            number = pr.get("number")
+            base = base or (pr.get("base") or {}).get("sha")
+            head = head or (pr.get("head") or {}).get("sha")
+            github_repo = github_repo or (payload.get("repository") or {}).get("full_name")
+        changed = None
+        if not all_files:
+            if not base or not head:
+                raise fail("give --base and --head (or a pull_request event), or --all", Exit.USAGE)
+            changed = rv.changed_lines(repo, base, head)
+        res = rv.run_review(repo, policy, changed)
+        if sarif is not None:
+            sarif.write_text(json.dumps(rv.to_sarif(res), indent=2) + "\n", encoding="utf-8")
+        if summary is not None:
+            with summary.open("a", encoding="utf-8") as fh:
+                fh.write(rv.to_markdown(res))
+        posted = ""
+        if comment:
+            if number is None or not head or not github_repo:
+                raise fail("--comment needs a pull_request event (number, head) and the repository", Exit.USAGE)
+            from remediator.pr.github import GitHubProvider
+
+            gh = GitHubProvider(github_repo, os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN"), github_url)
+            new, updated, same = rv.post_review(gh, int(number), head, res)
+            posted = f"review comments: {new} new, {updated} updated, {same} unchanged"
+        if fmt is Format.json:
+            typer.echo(
+                json.dumps(
+                    {"issues": [i.__dict__ | {"severity": i.severity.name} for i in res.issues], "errors": res.errors},
+                    indent=2,
+                )
+            )
+        else:
+            for i in res.issues:
+                typer.echo(f"{i.file}:{i.line}: {i.severity.name} {i.rule}: {i.message} (fix: {i.hint})")
+            typer.echo(f"{len(res.issues)} issue(s)" + (f"; {posted}" if posted else ""))
+        worst = res.worst()
+        if fail_on is not FailOn.never and worst is not None and worst >= Severity[fail_on.value]:
+            raise typer.Exit(int(Exit.FINDINGS))
+    except RemediatorError as e:
+        raise fail(str(e), _error_code(e)) from None
 
 
 @app.command("eval")

@@ -79,3 +79,25 @@ def to_text(res: FixResult, branch: str | None = None) -> str:
     if not res.edits and not res.refused:
         out.append("\nNo edit: the source already has the change.")
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def to_markdown(res: FixResult, title: str | None = None) -> str:
+    """The dry run as a job summary: the findings, then what the bot would change (or why not)."""
+    out = [f"## remediator dry run{': ' + title if title else ''}", ""]
+    d = res.diagnosis
+    out.append(f"App **{d.app or '?'}**: health {d.health or 'unknown'}, sync {d.sync or 'unknown'}.")
+    if d.findings:
+        out += ["", "| # | category | culprit | confidence | summary |", "|---|---|---|---|---|"]
+        for n, f in enumerate(d.findings[:10], 1):
+            out.append(
+                f"| {n} | {f.category.value} | `{f.culprit}` | {f.confidence:.0%} | {f.summary.replace('|', '/')} |"
+            )
+    p = res.proposal
+    if res.edits and p is not None:
+        out += ["", f"**Would change** ({p.remedy}): {p.reason}", "", "```diff"]
+        out += [e.diff.rstrip("\n") for e in res.edits]
+        out += ["```", "", f"Risk: {p.risk}"]
+        out += [f"\n> [!WARNING]\n> {w}" for w in p.warnings]
+    for r in res.refused:
+        out.append(f"\n**No edit** (`{r.rule}`): {r.reason}")
+    return "\n".join(out) + "\n"

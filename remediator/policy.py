@@ -41,6 +41,7 @@ class HostService(BaseModel):
 class Models(BaseModel):
     model_config = ConfigDict(extra="forbid")
     preferred: list[str] = []
+    served: list[str] = []  # review: models the servers are known to have (a model env var outside it is flagged)
 
 
 def _quantity(v: str) -> str:
@@ -101,6 +102,15 @@ class PullRequests(BaseModel):
     argocd_url: str | None = None  # e.g. https://argocd.example.org: PR bodies link to the app
 
 
+class Review(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    memory_min: str = "32Mi"  # a memory limit below this is flagged
+    external_refs: list[str] = []  # Secrets/ConfigMaps managed outside Git (names or globs)
+    ignore: list[str] = []  # rule ids not to report
+
+    _q = field_validator("memory_min")(_quantity)
+
+
 class GitIdentity(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "remediator"
@@ -121,6 +131,7 @@ class Policy(BaseModel):
     storage: Storage = Storage()
     probes: Probes = Probes()
     pull_requests: PullRequests = PullRequests()
+    review: Review = Review()
     git: GitIdentity = GitIdentity()
     kubernetes_version: str = "1.33.0"  # schema used to validate edited objects when the cluster's is unknown
 

@@ -131,7 +131,19 @@ def _attempt(
         app_namespace=str(dig(ev.app, "metadata", "namespace") or "argocd"),
         runbook=pol.runbook,
     )
-    title, body = prbody.title(res, app), prbody.body(res, ctx, keys)
+    title = prbody.title(res, app)
+
+    def body_after_commit() -> str:
+        """The PR body, with the bot's own review of the edited files as committed."""
+        from remediator.review.run import run_review
+
+        try:
+            rv = run_review(checkout.path, policy, {f: set() for f in files})
+            notes = [f"{i.severity.name} {i.rule} `{i.file}:{i.line}`: {i.message}" for i in rv.issues]
+        except Exception as e:  # the review is advisory; it never blocks the fix
+            notes = [f"review not run: {type(e).__name__}: {e}"]
+        return prbody.body(res, ctx, keys, notes)
+
     files = {e.file: e.new_text for e in res.edits}
     assert res.proposal is not None
     message = (
@@ -166,6 +178,7 @@ def _attempt(
                 )
         checkout.start_branch(pr.branch, base)
         checkout.commit(files, message, who)
+        body = body_after_commit()
         checkout.push(pr.branch, force=True, expect=remote.get(pr.branch))
         provider.update(pr, title, body)
         _comment_once(provider, pr, prbody.incident_comment(f, ctx.since, True, False), ek + fp)
@@ -182,6 +195,7 @@ def _attempt(
     sha = checkout.commit(files, message, who)
     if sha is None:
         return Outcome("no-edit", "no pull request: the change is already on the base branch", fix=res)
+    body = body_after_commit()
     pushed = False
     if branch in remote:  # left by an earlier run whose PR failed: reuse it when it holds our change
         checkout.fetch_branch(branch)

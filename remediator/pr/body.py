@@ -67,7 +67,7 @@ def _evidence(f: Finding) -> list[str]:
     return [redact(x)[:400] for x in lines]
 
 
-def body(res: FixResult, ctx: Context, keys: dict[str, str]) -> str:
+def body(res: FixResult, ctx: Context, keys: dict[str, str], review: list[str] | None = None) -> str:
     f, p = res.finding, res.proposal
     assert f is not None and p is not None
     out: list[str] = []
@@ -111,6 +111,9 @@ def body(res: FixResult, ctx: Context, keys: dict[str, str]) -> str:
     out.append("\n<details><summary>Diff</summary>\n\n```diff")
     out += [redact(e.diff).rstrip("\n") for e in res.edits]
     out.append("```\n</details>")
+    if review is not None:
+        out.append("\n**remediator review of this change:** " + ("no issues." if not review else ""))
+        out += [f"- {redact(x)}" for x in review]
     out.append("\n## Risk and rollback")
     out.append(f"**Risk:** {redact(p.risk)}\n\n**Rollback:** {p.rollback}")
     out.append("\n## Confidence")

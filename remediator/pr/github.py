@@ -161,6 +161,28 @@ class GitHubProvider:
                 problems.append(f"could not set {what} {', '.join(items)}: {self._fail(e, 'decorate')!s}")
         return problems
 
+    # --- review comments (remediator review) ---------------------------------------------
+
+    def review_comments(self, number: int) -> list[tuple[int, str]]:
+        """(id, body) of the review comments on a pull request."""
+        try:
+            return [(c.id, c.body or "") for c in self.repo.get_pull(number).get_review_comments()]
+        except Exception as e:
+            raise self._fail(e, f"list review comments of pull request {number}") from None
+
+    def edit_review_comment(self, number: int, comment_id: int, body: str) -> None:
+        try:
+            self.repo.get_pull(number).get_review_comment(comment_id).edit(body)
+        except Exception as e:
+            raise self._fail(e, f"edit review comment {comment_id}") from None
+
+    def create_review(self, number: int, sha: str, body: str, comments: list[dict[str, object]]) -> None:
+        try:
+            pr = self.repo.get_pull(number)
+            pr.create_review(commit=self.repo.get_commit(sha), body=body, event="COMMENT", comments=comments)  # type: ignore[arg-type]
+        except Exception as e:
+            raise self._fail(e, f"create a review on pull request {number}") from None
+
     def close(self, pr: PullRequest) -> None:
         try:
             self._get(pr).edit(state="closed")

@@ -30,6 +30,8 @@ class FakeRepo:
     push: bool = True
     pulls: list[dict[str, Any]] = field(default_factory=list)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    review_comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class FakeGitHub:
@@ -227,6 +229,40 @@ class FakeGitHub:
                     if k in (body or {}):
                         p[k] = body[k]
             return 200, self._pull_json(p)
+        m = re.fullmatch(rf"{prefix}/commits/([0-9a-f]{{7,40}})", path)
+        if m and method == "GET":
+            return 200, {
+                "sha": m.group(1),
+                "url": self.url + f"{prefix}/commits/{m.group(1)}",
+                "commit": {"message": "x"},
+            }
+        m = re.fullmatch(rf"{prefix}/pulls/(\d+)/comments", path)
+        if m and method == "GET":
+            return 200, r.review_comments.get(int(m.group(1)), [])
+        m = re.fullmatch(rf"{prefix}/pulls/comments/(\d+)", path)
+        if m:
+            cid = int(m.group(1))
+            for lst in r.review_comments.values():
+                for c in lst:
+                    if c["id"] == cid:
+                        if method == "PATCH":
+                            c["body"] = body["body"]
+                        return 200, c
+            return 404, {"message": "Not Found"}
+        m = re.fullmatch(rf"{prefix}/pulls/(\d+)/reviews", path)
+        if m and method == "POST":
+            n = int(m.group(1))
+            rid = 9000 + sum(len(v) for v in r.reviews.values())
+            review = {"id": rid, "body": body.get("body"), "event": body.get("event"), "commit_id": body.get("commit_id"),
+                      "state": "COMMENTED", "user": {"login": "remediator-bot"}}  # fmt: skip
+            r.reviews.setdefault(n, []).append(review)
+            for c in body.get("comments") or []:
+                lst = r.review_comments.setdefault(n, [])
+                cid = 7000 + sum(len(v) for v in r.review_comments.values())
+                lst.append({"id": cid, "path": c["path"], "line": c.get("line"), "side": c.get("side"), "body": c["body"],
+                            "commit_id": body.get("commit_id"), "pull_request_review_id": rid,
+                            "url": self.url + f"{prefix}/pulls/comments/{cid}", "user": {"login": "remediator-bot"}})  # fmt: skip
+            return 200, review
         m = re.fullmatch(rf"{prefix}/issues/(\d+)/comments", path)
         if m:
             n = int(m.group(1))
