@@ -175,6 +175,9 @@ def diagnose_cmd(
     ] = "argocd",
     probe_models: ProbeModels = True,
     argocd_url: ArgoURL = None,
+    policy_file: Annotated[
+        Path | None, typer.Option("--policy", help="policy file (its model section enables model assist)")
+    ] = None,
 ) -> None:
     """Say what is wrong with an app: ranked findings, root cause first."""
     try:
@@ -207,7 +210,13 @@ def diagnose_cmd(
                 ev.desired = load_desired(repo, ev.app, ev.errors)
         else:
             raise fail("give --app NAME (live cluster), --snapshot DIR or --example NAME", Exit.USAGE)
-        typer.echo(_render(diagnose(ev, app_name), fmt), nl=False)
+        from remediator.assist.hook import assisted, describe
+        from remediator.policy import load_policy
+
+        d, expl, inv = assisted(ev, diagnose(ev, app_name), load_policy(policy_file))
+        typer.echo(_render(d, fmt), nl=False)
+        if fmt is Format.text and (expl or inv):
+            typer.echo("\n" + describe(expl, inv), nl=False)
     except RemediatorError as e:
         raise fail(str(e), _error_code(e)) from None
 
@@ -331,7 +340,9 @@ def fix_cmd(
                 ev = _live(str(app_n), kubeconfig, context, argocd_namespace, probe_models, argocd_url=argocd_url)
                 if repo_p is not None:
                     ev.desired = load_desired(repo_p, ev.app, ev.errors)
-            d = diagnose(ev, app_n)
+            from remediator.assist.hook import assisted, describe
+
+            d, expl, inv = assisted(ev, diagnose(ev, app_n), policy)
             if len(jobs) > 1 and fmt is not Format.json:
                 outputs.append(f"== {name}\n")
             if open_pr:
@@ -351,12 +362,15 @@ def fix_cmd(
                         pr_dir,
                         workdir,
                         fmt,
+                        (expl.text, expl.source) if expl is not None else None,
                     )
                 )
             else:
                 outputs.append(
                     _fix_local(d, ev, policy, repo_p, dry_run, fmt, summary, name if len(jobs) > 1 else None)
                 )
+            if fmt is Format.text and (expl or inv):
+                outputs.append(describe(expl, inv))
         typer.echo("".join(outputs), nl=False)
     except RemediatorError as e:
         raise fail(str(e), _error_code(e)) from None
@@ -400,6 +414,7 @@ def _open_pr(
     pr_dir: Path | None,
     workdir: Path | None,
     fmt: Format,
+    why: tuple[str, str] | None = None,
 ) -> str:
     import os
 
@@ -444,7 +459,7 @@ def _open_pr(
             raise fail(f"cannot tell the GitHub repository from {url!r}: give --github-repo OWNER/NAME", Exit.USAGE)
         prov = GitHubProvider(slug, token, github_url)
     checkout = Checkout(url, cache, token if provider_name is ProviderName.github else None)
-    out = propose(d, ev, policy, prov, checkout, revision)
+    out = propose(d, ev, policy, prov, checkout, revision, why)
     if fmt is Format.json:
         import json
 
@@ -726,6 +741,33 @@ def review_cmd(
             raise typer.Exit(int(Exit.FINDINGS))
     except RemediatorError as e:
         raise fail(str(e), _error_code(e)) from None
+
+
+@app.command("doctor")
+def doctor_cmd(
+    policy_file: Annotated[Path | None, typer.Option("--policy", help="policy file with the model section")] = None,
+) -> None:
+    """Check the configured model: does it answer, is it listed, does it call tools?"""
+    from remediator.assist.llm import LLM
+    from remediator.policy import load_policy
+
+    try:
+        policy = load_policy(policy_file)
+        if not policy.model.enabled:
+            typer.echo(
+                "model assist: off (set model.base_url and model.model in the policy); everything works without it"
+            )
+            return
+        r = LLM(policy.model, max_retries=0).check()
+    except RemediatorError as e:
+        raise fail(str(e), _error_code(e)) from None
+    typer.echo(f"model {r['model']} at {r['base_url']}")
+    typer.echo(f"  listed by the server: {r['listed']}")
+    typer.echo(f"  answers: {r['answers']}" + (f" ({r['error']})" if r.get("error") else ""))
+    if "tool_calls" in r:
+        typer.echo(f"  tool calls: {'yes' if r['tool_calls'] else 'no (investigations use the JSON-answer protocol)'}")
+    if not r["answers"]:
+        raise typer.Exit(int(Exit.CLUSTER))
 
 
 @app.command("eval")

@@ -111,6 +111,27 @@ class Review(BaseModel):
     _q = field_validator("memory_min")(_quantity)
 
 
+class ModelAssist(BaseModel):
+    """An OpenAI-compatible model (Ollama, vLLM, LM Studio, llama.cpp server, OpenAI) that may phrase
+    explanations and investigate what no detector knows. Off unless base_url and model are set."""
+
+    model_config = ConfigDict(extra="forbid")
+    base_url: str | None = None  # e.g. http://localhost:11434/v1 (Ollama)
+    model: str | None = None  # e.g. qwen3:4b
+    api_key_env: str = "OPENAI_API_KEY"  # the key is read from this variable (Ollama ignores it)
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    max_tokens: int = Field(default=20_000, gt=0)  # budget per investigation (prompt + completion)
+    max_steps: int = Field(default=8, gt=0)  # tool calls per investigation
+    max_seconds: float = Field(default=120.0, gt=0)  # wall time per investigation
+    phrase: bool = True  # let the model write the narrative parts
+    investigate: bool = True  # run an investigation when the detectors find nothing certain
+    anonymize: bool = False  # replace object names before anything leaves the process
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url and self.model)
+
+
 class GitIdentity(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "remediator"
@@ -132,6 +153,7 @@ class Policy(BaseModel):
     probes: Probes = Probes()
     pull_requests: PullRequests = PullRequests()
     review: Review = Review()
+    model: ModelAssist = ModelAssist()
     git: GitIdentity = GitIdentity()
     kubernetes_version: str = "1.33.0"  # schema used to validate edited objects when the cluster's is unknown
 

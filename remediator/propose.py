@@ -59,7 +59,9 @@ def propose(
     provider: Provider,
     checkout: Checkout,
     revision: str | None = None,
+    why: tuple[str, str] | None = None,
 ) -> Outcome:
+    """``why``: (narrative, its source) from model assist, for the PR body."""
     app = d.app or str(dig(ev.app, "metadata", "name") or "app")
     who = Identity(policy.git.name, policy.git.email)
     f = d.top
@@ -83,7 +85,7 @@ def propose(
                 )
     for attempt in range(2):
         try:
-            return _attempt(d, ev, policy, provider, checkout, revision, app, f, who, ck, ek, mine)
+            return _attempt(d, ev, policy, provider, checkout, revision, app, f, who, ck, ek, mine, why)
         except PushRejected:
             if attempt == 1:
                 raise RemediatorError("git push was rejected twice (the base branch keeps moving); try again") from None
@@ -103,13 +105,14 @@ def _attempt(
     ck: str,
     ek: str,
     mine: list[PullRequest],
+    why: tuple[str, str] | None = None,
 ) -> Outcome:
     base = checkout.sync(revision)
     checkout.start_branch("remediator/work", base)
     res = plan_fix(d, ev, checkout.path, policy)
     if not res.edits:
-        why = "; ".join(f"{r.reason} ({r.rule})" for r in res.refused) or "the source already has the change"
-        return Outcome("no-edit", f"no pull request: {why}", fix=res)
+        reasons = "; ".join(f"{r.reason} ({r.rule})" for r in res.refused) or "the source already has the change"
+        return Outcome("no-edit", f"no pull request: {reasons}", fix=res)
     fp = res.fingerprint
     merged = next((p for p in provider.pulls("closed") if p.merged and p.marker.get("fingerprint") == fp), None)
     if merged is not None:
@@ -130,6 +133,8 @@ def _attempt(
         argocd_url=pol.argocd_url,
         app_namespace=str(dig(ev.app, "metadata", "namespace") or "argocd"),
         runbook=pol.runbook,
+        why=why[0] if why else None,
+        why_source=why[1] if why else "deterministic",
     )
     title = prbody.title(res, app)
 

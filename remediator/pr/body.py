@@ -31,6 +31,8 @@ class Context:
     argocd_url: str | None = None
     app_namespace: str = "argocd"
     runbook: str | None = None
+    why: str | None = None  # the narrative, by the model (facts checked) or deterministic
+    why_source: str = "deterministic"
 
 
 def field_name(ch: SetField) -> str:
@@ -85,6 +87,8 @@ def body(res: FixResult, ctx: Context, keys: dict[str, str], review: list[str] |
     out.append("\n## Root cause")
     out.append(f"**[{f.category.value}]** `{f.culprit}`: {redact(f.summary)}\n")
     out += [f"{i}. {redact(step)}" for i, step in enumerate(f.chain, 1)]
+    if ctx.why:
+        out.append(f"\n*Why this happened* ({ctx.why_source}): {redact(ctx.why)}")
     ev = _evidence(f)
     out.append("\n## Evidence")
     out.append(f"<details><summary>{len(ev)} event and log line(s) (secrets redacted)</summary>\n\n```text")

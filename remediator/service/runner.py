@@ -115,6 +115,9 @@ class FlowRunner:
         t = time.perf_counter()
         stage("diagnose")
         d = diagnose(ev, app)
+        from remediator.assist.hook import assisted
+
+        d, expl, _ = assisted(ev, d, self.policy)
         durations["diagnose"] = time.perf_counter() - t
         f = d.top
         cause = cause_key(app, f) if f is not None else ""
@@ -134,8 +137,15 @@ class FlowRunner:
             )
         t = time.perf_counter()
         stage("propose")
+        why = (expl.text, expl.source) if expl is not None else None
         out = propose(
-            d, ev, self.policy, self.provider_for(url), Checkout(url, self.cache, self.token), src.get("targetRevision")
+            d,
+            ev,
+            self.policy,
+            self.provider_for(url),
+            Checkout(url, self.cache, self.token),
+            src.get("targetRevision"),
+            why,
         )
         durations["propose"] = time.perf_counter() - t
         if out.action == "opened":

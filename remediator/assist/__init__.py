@@ -1,0 +1,1 @@
+"""Model assist: phrasing and investigation with any OpenAI-compatible model, grounded and policy-bound."""
