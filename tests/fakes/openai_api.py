@@ -19,8 +19,8 @@ def say(text: str) -> dict[str, Any]:
     return {"content": text}
 
 
-def call(name: str, **args: Any) -> dict[str, Any]:
-    return {"tool_calls": [(name, args)]}
+def call(tool: str, /, **args: Any) -> dict[str, Any]:
+    return {"tool_calls": [(tool, args)]}
 
 
 def fail(status: int, headers: dict[str, str] | None = None, message: str = "injected") -> dict[str, Any]:
