@@ -40,7 +40,7 @@ def script(extra: int) -> list[dict[str, object]]:
             summary="license expired",
             chain=["not ready", "license expired"],
             evidence=[LINE],
-        ),  # fmt: skip
+        ),
     ]
     return steps
 
