@@ -21,14 +21,14 @@ from remediator.assist.investigate import investigate  # noqa: E402
 from remediator.diagnose import diagnose  # noqa: E402
 from remediator.eval import load_scenario  # noqa: E402
 from remediator.policy import ModelAssist  # noqa: E402
-from tests.fakes.openai_api import FakeOpenAI, call  # noqa: E402
+from tests.fakes.openai_api import FakeOpenAI, Step, call  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "investigate" / "license-expired"
 LINE = "2026-11-21T03:00:00.401Z WARN  license check: license key MYSTERY_LICENSE expired on 2026-11-01; serving disabled until a valid key is set"
 RUNS = 20
 
 
-def script(extra: int) -> list[dict[str, object]]:
+def script(extra: int) -> list[Step]:
     steps = [call("resource_tree"), call("get_object", kind="Deployment", namespace="misc", name="mystery")]
     steps += [call("list_events", kind="Pod", namespace="misc", name="mystery-6d4cf56db6-m0m0m")] * extra
     steps += [
