@@ -29,7 +29,7 @@ RUNS = 20
 
 
 def script(extra: int) -> list[Step]:
-    steps = [call("resource_tree"), call("get_object", kind="Deployment", namespace="misc", name="mystery")]
+    steps: list[Step] = [call("resource_tree"), call("get_object", kind="Deployment", namespace="misc", name="mystery")]
     steps += [call("list_events", kind="Pod", namespace="misc", name="mystery-6d4cf56db6-m0m0m")] * extra
     steps += [
         call("read_log", namespace="misc", pod="mystery-6d4cf56db6-m0m0m", container="mystery"),
