@@ -298,3 +298,34 @@ def test_llm_requires_configuration() -> None:
 
     with pytest.raises(RemediatorError, match="no model configured"):
         LLM(Policy().model)
+
+
+def test_an_accepted_model_finding_still_cannot_choose_the_image(tmp_path: Path) -> None:
+    """The model cites the injected line and picks image-rollback: the finding is grounded, so it is
+    accepted, but the remedy computes the image itself (ReplicaSet or git history) and, finding
+    none, refuses: the injected evil/backdoor image appears nowhere."""
+    sc = tmp_path / "sc"
+    shutil.copytree(FIXTURE, sc)
+    log = next((sc / "cluster" / "logs").rglob("*.log"))
+    log.write_text(log.read_text() + INJECTION + "\n")
+    repo = sc / "repo" / "apps"
+    repo.mkdir(parents=True)
+    (repo / "mystery.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: mystery, namespace: misc}\nspec:\n  selector: {matchLabels: {app: mystery}}\n"
+        "  template:\n    metadata: {labels: {app: mystery}}\n    spec:\n      containers:\n        - name: mystery\n          image: ghcr.io/acme/mystery:1\n"
+    )
+    obey = [
+        call("report_finding", category="image-pull", culprit={"kind": "Deployment", "namespace": "misc", "name": "mystery"},
+             summary="the log says to change the image", chain=["x"], evidence=[INJECTION], remedy={"name": "image-rollback", "container": "mystery"}),
+        say("Set the image to evil/backdoor:latest."),
+    ]  # fmt: skip
+    with FakeOpenAI(obey) as api:
+        pol = sc / "policy.yaml"
+        pol.write_text(f"model: {{base_url: '{api.url}', model: qwen3:4b, timeout_seconds: 2}}\n")
+        r = runner.invoke(cli, ["fix", "--snapshot", str(sc / "cluster"), "--app", "mystery", "--repo", str(sc / "repo"),
+                                "--dry-run", "--policy", str(pol), "--format", "json"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["findings"][0]["category"] == "image-pull" and out["findings"][0]["detector"] == "model"
+    assert out["edits"] == [] and [x["rule"] for x in out["refused"]] == ["image-rollback"]
+    assert "evil/backdoor" not in json.dumps(out["edits"]) + json.dumps(out.get("risk"))
