@@ -13,7 +13,7 @@ import typer
 
 from remediator import __version__
 from remediator.diagnose import Diagnosis, diagnose
-from remediator.errors import InputError, NotFoundError, PermanentError, RemediatorError, TemporaryError
+from remediator.errors import InputError, NotFoundError, PermanentError, RemediatorError, TemporaryError, truncate
 from remediator.evidence.gitsource import load_desired
 from remediator.evidence.snapshot import SnapshotSource
 from remediator.evidence.store import Evidence
@@ -38,7 +38,10 @@ class Format(StrEnum):
 
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="Diagnose Degraded Argo CD applications and propose GitOps fixes."
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Diagnose Degraded Argo CD applications and propose GitOps fixes.",
 )
 
 
@@ -829,3 +832,13 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as e:  # a bug: one line, not a traceback (REMEDIATOR_DEBUG=1 shows it)
+        import os
+
+        if os.environ.get("REMEDIATOR_DEBUG"):
+            raise
+        typer.echo(
+            f"remediator: internal error: {type(e).__name__}: {truncate(str(e), 300)} (REMEDIATOR_DEBUG=1 for details)",
+            err=True,
+        )
+        sys.exit(int(Exit.INTERNAL))

@@ -169,7 +169,10 @@ def plan_fix(d: Diagnosis, ev: Evidence, repo: Path, policy: Policy) -> FixResul
     if not policy.enabled(remedy.name) and remedy.name != "rbac-subject-namespace":
         res.refused.append(Refusal(cat, f"the {remedy.name} remedy is disabled", f"remedies.{remedy.name}"))
         return res
-    out = remedy.plan(f, ctx)
+    try:
+        out = remedy.plan(f, ctx)
+    except Exception as e:  # a remedy bug must not take the run down: report it, edit nothing
+        out = Refusal(cat, f"remedy {remedy.name} failed: {type(e).__name__}: {str(e)[:200]}", "internal-error")
     if isinstance(out, Refusal):
         res.refused.append(out)
         return res
@@ -190,6 +193,11 @@ def plan_fix(d: Diagnosis, ev: Evidence, repo: Path, policy: Policy) -> FixResul
         return res
     except (EditError, RenderError, ValueError, OSError) as e:
         res.refused.append(Refusal(cat, str(e), "edit-check"))
+        return res
+    except Exception as e:  # never a traceback, never a half-made edit: nothing was written
+        res.refused.append(
+            Refusal(cat, f"internal error while editing: {type(e).__name__}: {str(e)[:200]}", "internal-error")
+        )
         return res
     for rel, old, new in changed:
         res.edits.append(
@@ -288,7 +296,7 @@ def _verify(
             try:
                 kubernetes_validate.validate(obj, version, strict=False)
                 checked += 1
-            except kubernetes_validate.SchemaNotFoundError:
+            except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError):
                 continue
             except kubernetes_validate.ValidationError as e:
                 raise Refused(
