@@ -22,6 +22,7 @@ REMEDIES = (
     "pvc-size",
     "image-rollback",
     "probe-timing",
+    "probe-port",
 )
 
 

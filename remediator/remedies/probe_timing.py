@@ -11,7 +11,11 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
     cat = f.category.value
     d = f.details
     cname, kind = str(d.get("container") or ""), str(d.get("probe") or "liveness")
-    if d.get("port_mismatch") or "statuscode: 404" in str(d.get("message") or "").lower():
+    if d.get("port_mismatch"):
+        from remediator.remedies import probe_port
+
+        return probe_port.plan(f, ctx)
+    if "statuscode: 404" in str(d.get("message") or "").lower():
         return Refusal(
             cat,
             "the probe targets a port or path the container does not serve; timing does not fix that",
