@@ -104,19 +104,30 @@ def fix_scenario(path: Path, ev: Evidence, d: Diagnosis) -> FixResult | None:
 
 
 def _get(data: Any, dotted: str) -> tuple[bool, Any]:
+    """Follow ``a.b[0].c``; a mapping key that itself contains dots (``app.kubernetes.io/name``)
+    is matched by joining the following segments."""
     node = data
-    parts = dotted.replace("]", "").replace("[", ".").split(".")
+    parts = [p for p in dotted.replace("]", "").replace("[", ".").split(".") if p != ""]
     if isinstance(data, dict) and "" in data and len(data) == 1:
         node = data[""]  # a document that is not a mapping (a JSON 6902 patch list)
-    for part in parts:
-        if part == "":
-            continue
+    i = 0
+    while i < len(parts):
+        part = parts[i]
         if isinstance(node, list) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
             node = node[int(part)]
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
-            return False, None
+            i += 1
+            continue
+        if isinstance(node, dict):
+            for j in range(len(parts), i, -1):
+                key = ".".join(parts[i:j])
+                if key in node:
+                    node = node[key]
+                    i = j
+                    break
+            else:
+                return False, None
+            continue
+        return False, None
     return True, node
 
 

@@ -23,6 +23,7 @@ REMEDIES = (
     "image-rollback",
     "probe-timing",
     "probe-port",
+    "service-selector",
 )
 
 

@@ -10,6 +10,7 @@ from remediator.remedies import (
     probe_timing,
     pvc_size,
     rbac_namespace,
+    service_selector,
 )
 from remediator.remedies.base import Remedy
 
@@ -21,6 +22,7 @@ ALL: tuple[Remedy, ...] = (
     pvc_size.REMEDY,
     image_rollback.REMEDY,
     probe_timing.REMEDY,
+    service_selector.REMEDY,
 )
 REMEDIES: dict[str, Remedy] = {c: r for r in ALL for c in r.categories}
 
