@@ -97,20 +97,6 @@ ArgoURL = Annotated[
 ]
 
 
-def argocd_client(url: str) -> object:
-    import os
-
-    from remediator.argocd.client import ArgoCDClient
-
-    return ArgoCDClient(
-        url,
-        token=os.environ.get("ARGOCD_TOKEN") or None,
-        username=os.environ.get("ARGOCD_USERNAME") or None,
-        password=os.environ.get("ARGOCD_PASSWORD") or None,
-        verify=os.environ.get("ARGOCD_INSECURE", "") not in ("1", "true"),
-    )
-
-
 def _live(
     app_name: str,
     kubeconfig: Path | None,
@@ -120,30 +106,9 @@ def _live(
     tail: int | None = None,
     argocd_url: str | None = None,
 ) -> Evidence:
-    from remediator.evidence.live import LiveSource
-    from remediator.evidence.modelprobe import probe_model_servers
+    from remediator.evidence.collect import Live, collect
 
-    if argocd_url:
-        from remediator.argocd.client import ArgoCDClient
-        from remediator.evidence.argocd_source import ArgoCDSource
-
-        client = argocd_client(argocd_url)
-        assert isinstance(client, ArgoCDClient)
-        try:
-            ev = ArgoCDSource(client, tail or 500, ns if ns != "argocd" else None).load(app_name)
-        finally:
-            client.close()
-        if probe_models:
-            probe_model_servers(ev)
-        return ev
-
-    kw: dict[str, object] = {"kubeconfig": kubeconfig, "context": context, "argocd_namespace": ns}
-    if tail is not None:
-        kw["tail"] = tail
-    ev = LiveSource.from_kubeconfig(**kw).load(app_name)  # type: ignore[arg-type]
-    if probe_models:
-        probe_model_servers(ev)
-    return ev
+    return collect(app_name, Live(kubeconfig, context, ns, argocd_url, tail or 500, probe_models))
 
 
 def _error_code(e: RemediatorError) -> Exit:
@@ -534,7 +499,7 @@ def serve_cmd(
     from remediator.pr.base import Provider
     from remediator.service.app import Settings, configure_logging, create_app
     from remediator.service.journal import Journal
-    from remediator.service.runner import FlowRunner, live_loader, snapshot_loader
+    from remediator.service.runner import FlowRunner, snapshot_applications, snapshot_loader
 
     configure_logging(log_level.upper())
     try:
@@ -555,37 +520,17 @@ def serve_cmd(
             return GitHubProvider(slug, token, github_url)
 
         if snapshots is not None:
-            from remediator.evidence.snapshot import SnapshotSource
+            load, list_apps = snapshot_loader(snapshots), snapshot_applications(snapshots)
+        else:
+            from remediator.evidence.collect import Live, applications, collect
 
-            load = snapshot_loader(snapshots)
-
-            def list_apps() -> list[dict[str, object]]:
-                out: list[dict[str, object]] = []
-                for d in sorted(p for p in snapshots.iterdir() if p.is_dir()):
-                    out += SnapshotSource(d).load(None).all("Application")
-                return out
-        elif argocd_url:
+            where = Live(kubeconfig, context, argocd_namespace, argocd_url)
 
             def load(app_name: str) -> Evidence:
-                return _live(app_name, None, None, argocd_namespace, True, argocd_url=argocd_url)
+                return collect(app_name, where)
 
             def list_apps() -> list[dict[str, object]]:
-                from remediator.argocd.client import ArgoCDClient
-
-                client = argocd_client(argocd_url)
-                assert isinstance(client, ArgoCDClient)
-                try:
-                    return list(client.applications())
-                finally:
-                    client.close()
-        else:
-            load = live_loader(kubeconfig, context, argocd_namespace, True)
-            from remediator.evidence.live import LiveSource
-
-            def list_apps() -> list[dict[str, object]]:
-                return LiveSource.from_kubeconfig(
-                    kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace
-                ).applications()
+                return applications(where)
 
         def remote_of(app_name: str) -> str | None:
             if remotes is not None and (remotes / f"{app_name}.git").is_dir():

@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import git
+import yaml
+
 from remediator.diagnose import Diagnosis
 from remediator.errors import InputError
 from remediator.evidence.relations import dig
@@ -28,7 +31,7 @@ from remediator.evidence.store import Evidence, Obj
 from remediator.model import Finding, ObjectRef
 from remediator.policy import Policy
 from remediator.remedies import OUT_OF_BAND, REMEDIES
-from remediator.remedies.base import Context, CreateObjects, Proposal, Refusal, SetField
+from remediator.remedies.base import Context, CreateObjects, Proposal, Refusal, SetField, container_of
 from remediator.source.index import AppSource, SourceIndex
 from remediator.source.locate import Refused, Workspace, get_path, set_field, within
 from remediator.source.render import RenderError, render
@@ -76,10 +79,6 @@ def _image_history(repo: Path, desired: list[Obj]) -> Any:
     """Images a container had in earlier commits of its source file, newest first (GitPython)."""
 
     def history(ref: ObjectRef, container: str) -> list[str]:
-        try:
-            import git
-        except ImportError:  # pragma: no cover - GitPython is a dependency
-            return []
         src = next(
             (
                 str(o.get("_source"))
@@ -95,14 +94,10 @@ def _image_history(repo: Path, desired: list[Obj]) -> Any:
             rel = (repo / src).resolve().relative_to(Path(r.working_dir).resolve()).as_posix()
             out: list[str] = []
             for c in list(r.iter_commits(paths=rel, max_count=50))[1:]:
-                import yaml
-
                 try:
                     text = (c.tree / rel).data_stream.read().decode("utf-8", "replace")
                     for d in yaml.safe_load_all(text):
                         if isinstance(d, dict) and d.get("kind") == ref.kind and dig(d, "metadata", "name") == ref.name:
-                            from remediator.remedies.base import container_of
-
                             img = container_of(d, container).get("image")
                             if img and img not in out:
                                 out.append(str(img))
@@ -184,7 +179,7 @@ def plan_fix(d: Diagnosis, ev: Evidence, repo: Path, policy: Policy) -> FixResul
                 src = _source_for(sources, ch.target)
                 res.notes.append(set_field(ws, index, src, ch.target, ch.path, ch.value, ch.current, ch.role))
             elif isinstance(ch, CreateObjects):
-                res.notes.append(_create(ws, index, sources, ch, desired))
+                res.notes.append(_create(ws, index, sources, ch))
         changed = ws.results()
         if changed:
             res.notes += _verify(repo, sources, changed, out, policy, cluster_version(ev))
@@ -221,7 +216,7 @@ def _source_for(sources: list[AppSource], ref: ObjectRef) -> AppSource:
     return sources[0]
 
 
-def _create(ws: Workspace, index: SourceIndex, sources: list[AppSource], ch: CreateObjects, desired: list[Obj]) -> str:
+def _create(ws: Workspace, index: SourceIndex, sources: list[AppSource], ch: CreateObjects) -> str:
     src = sources[0]
     folder = src.root
     if ch.near is not None:
@@ -374,8 +369,6 @@ def branch_name(res: FixResult) -> str:
 def commit(repo: Path, res: FixResult, author: str = "remediator <remediator@users.noreply.github.com>") -> str:
     """Commit the edits on a new local branch (from HEAD) through a temporary worktree, so the
     user's checkout and index are untouched. Returns the branch name."""
-    import git
-
     try:
         r = git.Repo(repo, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError) as e:

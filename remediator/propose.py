@@ -5,7 +5,9 @@ not proposed again until the evidence changes; a branch someone else pushed to i
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -67,14 +69,20 @@ def propose(
     f = d.top
     healthy = f is None or (d.health == "Healthy" and f.category.value == "unknown")
     provider.check_access()  # before anything is cloned or pushed
-    _after_merge(app, d, ev, provider)
+
+    @functools.cache
+    def closed() -> tuple[PullRequest, ...]:
+        """The bot's closed PRs, listed at most once per run (three steps read them)."""
+        return tuple(provider.pulls("closed"))
+
+    _after_merge(app, d, ev, provider, closed)
     if healthy:
         return _healthy(app, policy, provider)
     assert f is not None
     ck, ek = cause_key(app, f), evidence_key(d)
     mine = [p for p in provider.pulls("open") if p.marker.get("cause") == ck]
     if not mine:
-        for p in provider.pulls("closed"):
+        for p in closed():
             m = p.marker
             if not p.merged and m.get("cause") == ck and m.get("evidence") == ek:
                 return Outcome(
@@ -85,7 +93,7 @@ def propose(
                 )
     for attempt in range(2):
         try:
-            return _attempt(d, ev, policy, provider, checkout, revision, app, f, who, ck, ek, mine, why)
+            return _attempt(d, ev, policy, provider, checkout, revision, app, f, who, ck, ek, mine, closed, why)
         except PushRejected:
             if attempt == 1:
                 raise RemediatorError("git push was rejected twice (the base branch keeps moving); try again") from None
@@ -105,6 +113,7 @@ def _attempt(
     ck: str,
     ek: str,
     mine: list[PullRequest],
+    closed: Callable[[], tuple[PullRequest, ...]],
     why: tuple[str, str] | None = None,
 ) -> Outcome:
     base = checkout.sync(revision)
@@ -114,7 +123,7 @@ def _attempt(
         reasons = "; ".join(f"{r.reason} ({r.rule})" for r in res.refused) or "the source already has the change"
         return Outcome("no-edit", f"no pull request: {reasons}", fix=res)
     fp = res.fingerprint
-    merged = next((p for p in provider.pulls("closed") if p.merged and p.marker.get("fingerprint") == fp), None)
+    merged = next((p for p in closed() if p.merged and p.marker.get("fingerprint") == fp), None)
     if merged is not None:
         return Outcome(
             "fixed-before",
@@ -234,12 +243,14 @@ def _comment_once(provider: Provider, pr: PullRequest, text: str, key: str) -> N
     provider.comment(pr, text + "\n" + tag)
 
 
-def _after_merge(app: str, d: Diagnosis, ev: Evidence, provider: Provider) -> None:
+def _after_merge(
+    app: str, d: Diagnosis, ev: Evidence, provider: Provider, closed: Callable[[], tuple[PullRequest, ...]]
+) -> None:
     """Once per merged bot PR of the app, after Argo CD synced: say whether the fix worked."""
     revision = str(dig(ev.app, "status", "sync", "revision") or "")
     if d.sync != "Synced" or not revision:
         return
-    for pr in provider.pulls("closed"):
+    for pr in closed():
         if not pr.merged or pr.marker.get("app") != app:
             continue
         if any(AFTER_MERGE_MARK in c for c in provider.comments(pr)):

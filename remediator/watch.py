@@ -5,21 +5,16 @@ PRs hear about it). List, then watch from the list's ``resourceVersion``; bookma
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from remediator.evidence.live import APPLICATIONS, LiveSource
+from remediator.evidence.live import LiveSource, WatchExpired
 
 log = logging.getLogger("remediator.watch")
 
 OnChange = Callable[[str, str | None, str], None]  # app, old health, new health
-
-
-class Gone(Exception):
-    """The resourceVersion is too old: list again."""
 
 
 def _health(app: dict[str, Any]) -> str:
@@ -45,11 +40,10 @@ class ApplicationWatcher:
         self.errors = 0
 
     def _relist(self) -> None:
-        body = self.source._get(APPLICATIONS.path(self.source.argocd_namespace))
+        items, self.resource_version = self.source.list_applications()
         self.relists += 1
-        self.resource_version = str((body.get("metadata") or {}).get("resourceVersion") or "") or None
         seen = set()
-        for app in body.get("items") or []:
+        for app in items:
             self._observe(app)
             seen.add(str((app.get("metadata") or {}).get("name")))
         for gone in set(self.health) - seen:
@@ -73,46 +67,16 @@ class ApplicationWatcher:
             self.on_change(name, old, new)
 
     def _watch_once(self, stop: threading.Event) -> None:
-        query: list[tuple[str, Any]] = [
-            ("watch", "true"),
-            ("allowWatchBookmarks", "true"),
-            ("timeoutSeconds", self.timeout_seconds),
-        ]
-        if self.resource_version:
-            query.append(("resourceVersion", self.resource_version))
-        api = self.source.api
-        method, url, headers, _, _ = api.param_serialize(
-            "GET", APPLICATIONS.path(self.source.argocd_namespace), query_params=query,
-            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
-        )  # fmt: skip
-        resp = api.call_api(method, url, header_params=headers, _request_timeout=(10, self.timeout_seconds + 10))
-        if resp.status == 410:
-            raise Gone()
-        if not 200 <= resp.status < 300:
-            raise RuntimeError(f"watch applications: HTTP {resp.status}")
-        raw = resp.response
-        try:
-            for line in raw:
-                if stop.is_set():
-                    return
-                if not line.strip():
-                    continue
-                event = json.loads(line)
-                obj = event.get("object") or {}
-                kind = event.get("type")
-                if kind == "ERROR":
-                    if obj.get("code") == 410:
-                        raise Gone()
-                    raise RuntimeError(f"watch applications: {obj.get('message') or obj}")
-                rv = (obj.get("metadata") or {}).get("resourceVersion")
-                if rv:
-                    self.resource_version = str(rv)
-                if kind in ("ADDED", "MODIFIED"):
-                    self._observe(obj)
-                elif kind == "DELETED":
-                    self.health.pop(str((obj.get("metadata") or {}).get("name")), None)
-        finally:
-            raw.release_conn()
+        for kind, obj in self.source.watch_applications(self.resource_version, self.timeout_seconds):
+            if stop.is_set():
+                return
+            rv = (obj.get("metadata") or {}).get("resourceVersion")
+            if rv:
+                self.resource_version = str(rv)
+            if kind in ("ADDED", "MODIFIED"):
+                self._observe(obj)
+            elif kind == "DELETED":
+                self.health.pop(str((obj.get("metadata") or {}).get("name")), None)
 
     def run(self, stop: threading.Event) -> None:
         backoff = 1.0
@@ -122,7 +86,7 @@ class ApplicationWatcher:
                     self._relist()
                 self._watch_once(stop)
                 backoff = 1.0
-            except Gone:
+            except WatchExpired:
                 log.info("watch: resourceVersion %s expired; listing again", self.resource_version)
                 self.resource_version = None
             except Exception as e:  # network, 5xx, 403: back off and go on

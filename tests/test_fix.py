@@ -496,7 +496,8 @@ def test_validation_uses_the_clusters_version(tmp_path: Path) -> None:
     assert res.edits and any("Kubernetes 1.29.0 (the cluster's version)" in n for n in res.notes)
 
 
-def test_image_rollback_from_git_history_when_no_older_replicaset(tmp_path: Path) -> None:
+def without_older_replicasets(tmp_path: Path) -> Path:
+    """The image-rollback scenario with only the failing ReplicaSet left (no image that ran)."""
     sc = copy(SCENARIOS / "image-rollback-plain", tmp_path)
     objs = sc / "cluster" / "storefront" / "objects.yaml"
     docs = [
@@ -505,6 +506,11 @@ def test_image_rollback_from_git_history_when_no_older_replicaset(tmp_path: Path
         if not (d["kind"] == "ReplicaSet" and "7c9f8b6d5" not in d["metadata"]["name"])
     ]
     objs.write_text(yaml.safe_dump_all(docs))
+    return sc
+
+
+def test_image_rollback_from_git_history_when_no_older_replicaset(tmp_path: Path) -> None:
+    sc = without_older_replicasets(tmp_path)
     repo = sc / "repo"
     dep = repo / "storefront/web/deploy/deployment.yaml"
     new = dep.read_text()
@@ -521,14 +527,7 @@ def test_image_rollback_from_git_history_when_no_older_replicaset(tmp_path: Path
 
 
 def test_image_rollback_never_invents_a_tag(tmp_path: Path) -> None:
-    sc = copy(SCENARIOS / "image-rollback-plain", tmp_path)
-    objs = sc / "cluster" / "storefront" / "objects.yaml"
-    docs = [
-        d
-        for d in yaml.safe_load_all(objs.read_text())
-        if not (d["kind"] == "ReplicaSet" and "7c9f8b6d5" not in d["metadata"]["name"])
-    ]
-    objs.write_text(yaml.safe_dump_all(docs))
+    sc = without_older_replicasets(tmp_path)
     res = run_fix(sc)
     assert not res.edits and res.refused[0].rule == "image-rollback"
 

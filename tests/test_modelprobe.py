@@ -7,6 +7,7 @@ import json
 import shutil
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -76,26 +77,17 @@ def _live_case(tmp_path: Path, url: str) -> Path:
     return sc
 
 
+def live_fix(kubeconfig: Path, sc: Path) -> Any:
+    args = ["fix", "--app", "tmcp-aiops", "--kubeconfig", str(kubeconfig), "--repo", str(sc / "repo"), "--dry-run"]
+    return runner.invoke(cli, [*args, "--format", "json"])
+
+
 def test_live_fix_asks_the_model_server(tmp_path: Path) -> None:
     with FakeModelServer(["qwen3:4b-instruct-2507-q4_K_M", "nomic-embed-text:latest"]) as srv:
         sc = _live_case(tmp_path, srv.url)
         with FakeKubeAPI(sc / "cluster") as api:
             kc = api.kubeconfig(tmp_path / "kubeconfig")
-            r = runner.invoke(
-                cli,
-                [
-                    "fix",
-                    "--app",
-                    "tmcp-aiops",
-                    "--kubeconfig",
-                    str(kc),
-                    "--repo",
-                    str(sc / "repo"),
-                    "--dry-run",
-                    "--format",
-                    "json",
-                ],
-            )
+            r = live_fix(kc, sc)
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     [e] = out["edits"]
@@ -107,21 +99,7 @@ def test_live_fix_with_the_server_down_proposes_nothing(tmp_path: Path) -> None:
     sc = _live_case(tmp_path, f"http://127.0.0.1:{free_port()}")
     with FakeKubeAPI(sc / "cluster") as api:
         kc = api.kubeconfig(tmp_path / "kubeconfig")
-        r = runner.invoke(
-            cli,
-            [
-                "fix",
-                "--app",
-                "tmcp-aiops",
-                "--kubeconfig",
-                str(kc),
-                "--repo",
-                str(sc / "repo"),
-                "--dry-run",
-                "--format",
-                "json",
-            ],
-        )
+        r = live_fix(kc, sc)
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert out["edits"] == [] and yaml.safe_load(json.dumps(out["refused"]))

@@ -346,27 +346,17 @@ def test_readme_first_command_runs_the_whole_flow_on_the_example(tmp_path: Path)
     assert r.exit_code == 0 and r.output.count("unchanged:") == 3
 
 
+def cli_args(case: Case, gh: FakeGitHub, cache: Path, *extra: str) -> list[str]:
+    return [
+        "fix", "--snapshot", str(case.scenario / "cluster"), "--app", "memory-demo", "--repo-url", str(case.remote),
+        "--open-pr", *extra, "--github-url", gh.url, "--github-repo", "acme/deploy", "--cache-dir", str(cache),
+    ]  # fmt: skip
+
+
 def test_cli_github_provider_against_the_fake(tmp_path: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> None:
     case = memory_case(tmp_path)
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    args = [
-        "fix",
-        "--snapshot",
-        str(case.scenario / "cluster"),
-        "--app",
-        "memory-demo",
-        "--repo-url",
-        str(case.remote),
-        "--open-pr",
-        "--github-url",
-        gh.url,
-        "--github-repo",
-        "acme/deploy",
-        "--cache-dir",
-        str(tmp_path / "c2"),
-        "--format",
-        "json",
-    ]
+    args = [*cli_args(case, gh, tmp_path / "c2"), "--format", "json"]
     r = runner.invoke(cli, args)
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
@@ -386,23 +376,7 @@ def test_repo_slug() -> None:
 def test_cli_draft_flag(tmp_path: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> None:
     case = memory_case(tmp_path)
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    args = [
-        "fix",
-        "--snapshot",
-        str(case.scenario / "cluster"),
-        "--app",
-        "memory-demo",
-        "--repo-url",
-        str(case.remote),
-        "--open-pr",
-        "--draft",
-        "--github-url",
-        gh.url,
-        "--github-repo",
-        "acme/deploy",
-        "--cache-dir",
-        str(tmp_path / "c"),
-    ]
+    args = cli_args(case, gh, tmp_path / "c", "--draft")
     r = runner.invoke(cli, args)
     assert r.exit_code == 0, r.output
     assert gh.repo.pulls[0]["draft"] is True

@@ -21,13 +21,12 @@ import pytest
 import uvicorn
 import yaml
 
-from remediator.evidence.snapshot import SnapshotSource
 from remediator.examplerepo import example_remote
 from remediator.policy import Policy
 from remediator.pr.github import GitHubProvider
 from remediator.service.app import Settings, create_app
 from remediator.service.journal import Journal
-from remediator.service.runner import FlowRunner, snapshot_loader
+from remediator.service.runner import FlowRunner, snapshot_applications, snapshot_loader
 from tests.fakes.github_api import FakeGitHub
 
 from .conftest import SCENARIOS
@@ -51,14 +50,7 @@ def make_apps(root: Path, names: list[str]) -> tuple[Path, Path]:
     return snaps, remotes
 
 
-def list_apps(snaps: Path) -> Any:
-    def apps() -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for d in sorted(p for p in snaps.iterdir() if p.is_dir()):
-            out += SnapshotSource(d).load(None).all("Application")
-        return out
-
-    return apps
+list_apps = snapshot_applications
 
 
 class Server:

@@ -8,6 +8,7 @@ in ``errors`` and the rest of the evidence is still collected.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,10 @@ def _translate(e: Exception, what: str) -> Exception:
     return PermanentError(f"{what}: {truncate(str(e), 160)}")
 
 
+class WatchExpired(Exception):
+    """The watch's resourceVersion is too old (410 Gone): list again."""
+
+
 class LiveSource:
     """Reads one app's evidence from the cluster."""
 
@@ -169,8 +174,13 @@ class LiveSource:
 
     def _list(self, res: Resource, namespace: str | None) -> list[Obj]:
         """All items of a resource, following ``continue`` tokens; items get their kind back."""
+        return self._list_with_version(res, namespace)[0]
+
+    def _list_with_version(self, res: Resource, namespace: str | None) -> tuple[list[Obj], str | None]:
+        """The items and the list's resourceVersion (the point a watch starts from)."""
         items: list[Obj] = []
         token = None
+        version: str | None = None
         for _ in range(10_000):
             query: list[tuple[str, Any]] = [("limit", self.page)]
             if token:
@@ -181,10 +191,12 @@ class LiveSource:
                     it.setdefault("kind", res.kind)
                     it.setdefault("apiVersion", res.group_version)
                     items.append(it)
-            token = (body.get("metadata") or {}).get("continue")
+            meta = body.get("metadata") or {}
+            version = str(meta.get("resourceVersion") or "") or version
+            token = meta.get("continue")
             if not token:
                 break
-        return items
+        return items, version
 
     def _log(self, namespace: str, pod: str, container: str, previous: bool) -> list[str] | None:
         query: list[tuple[str, Any]] = [("container", container), ("tailLines", self.tail), ("limitBytes", 256 * 1024)]
@@ -204,6 +216,44 @@ class LiveSource:
             return self._list(APPLICATIONS, self.argocd_namespace)
         except Exception as e:
             raise _translate(e, f"list applications in {self.argocd_namespace}") from e
+
+    def list_applications(self) -> tuple[list[Obj], str | None]:
+        """The Applications and the resourceVersion to watch them from."""
+        return self._list_with_version(APPLICATIONS, self.argocd_namespace)
+
+    def watch_applications(self, resource_version: str | None, timeout_seconds: int) -> Iterator[tuple[str, Obj]]:
+        """(event type, object) from a watch on the Applications, bookmarks included, until the server
+        ends the watch. Raises WatchExpired when the resourceVersion is too old (410 Gone)."""
+        query: list[tuple[str, Any]] = [
+            ("watch", "true"),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", timeout_seconds),
+        ]
+        if resource_version:
+            query.append(("resourceVersion", resource_version))
+        method, url, headers, _, _ = self.api.param_serialize(
+            "GET", APPLICATIONS.path(self.argocd_namespace), query_params=query,
+            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
+        )  # fmt: skip
+        resp = self.api.call_api(method, url, header_params=headers, _request_timeout=(10, timeout_seconds + 10))
+        if resp.status == 410:
+            raise WatchExpired(resource_version)
+        if not 200 <= resp.status < 300:
+            raise ApiException(http_resp=resp)
+        raw = resp.response
+        try:
+            for line in raw:
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                obj = event.get("object") or {}
+                if event.get("type") == "ERROR":
+                    if obj.get("code") == 410:
+                        raise WatchExpired(resource_version)
+                    raise RuntimeError(f"watch applications: {obj.get('message') or obj}")
+                yield str(event.get("type")), obj
+        finally:
+            raw.release_conn()
 
     # ----- the evidence -----
     def load(self, app: str | None = None) -> Evidence:

@@ -14,7 +14,7 @@ from remediator.evidence.relations import dig
 from remediator.model import ObjectRef
 from remediator.policy import Policy
 from remediator.source.index import KUSTOMIZATION, Origin, SourceIndex
-from remediator.source.yamlfile import EditError, FieldPath, YamlFile, _step
+from remediator.source.yamlfile import EditError, FieldPath, YamlFile, step
 
 SKIP_NAMES = {*KUSTOMIZATION, "Chart.yaml", "Chart.lock"}
 
@@ -72,7 +72,7 @@ class ReviewContext:
         node: Any = yf.docs[idx].data
         best = 0
         for part in path:
-            parent, node = node, _step(node, part)
+            parent, node = node, step(node, part)
             if node is None:
                 break
             try:

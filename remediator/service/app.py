@@ -14,13 +14,13 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from remediator.errors import RemediatorError
 from remediator.evidence.relations import dig
@@ -30,6 +30,7 @@ from remediator.service.payloads import AlertmanagerWebhook, ArgoCDNotification,
 from remediator.service.runner import Runner
 
 log = logging.getLogger("remediator.service")
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass
@@ -204,20 +205,12 @@ def create_app(
 
     @app.post("/v1/hooks/argocd", status_code=202)
     async def argocd_hook(request: Request) -> JSONResponse:
-        data = await guarded(request, "argocd")
-        try:
-            n = ArgoCDNotification.model_validate(data)
-        except ValidationError as e:
-            raise _Reject(422, first_error(e.errors())) from None
+        n = _validated(ArgoCDNotification, await guarded(request, "argocd"))
         return JSONResponse(accept(n.app, "argocd", n.model_dump()), status_code=202)
 
     @app.post("/v1/hooks/alertmanager", status_code=202)
     async def alertmanager_hook(request: Request) -> JSONResponse:
-        data = await guarded(request, "alertmanager")
-        try:
-            w = AlertmanagerWebhook.model_validate(data)
-        except ValidationError as e:
-            raise _Reject(422, first_error(e.errors())) from None
+        w = _validated(AlertmanagerWebhook, await guarded(request, "alertmanager"))
         apps = await asyncio.to_thread(runner.applications)
         owners: dict[tuple[str, str, str], str] = {}
         for a in apps:
@@ -262,6 +255,14 @@ def create_app(
     app.state.journal = journal
     app.state.metrics = metrics
     return app
+
+
+def _validated(model: type[M], data: Any) -> M:
+    """The payload as ``model``, or a 422 naming the first wrong field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise _Reject(422, first_error(e.errors())) from None
 
 
 class _Reject(Exception):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from remediator.assist.hook import assisted
 from remediator.diagnose import diagnose
 from remediator.evidence.relations import dig
 from remediator.evidence.store import Evidence, Obj
@@ -50,21 +51,17 @@ def snapshot_loader(root: Path) -> EvidenceLoader:
     return load
 
 
-def live_loader(
-    kubeconfig: Path | None, context: str | None, argocd_namespace: str, probe_models: bool
-) -> EvidenceLoader:
-    def load(app: str) -> Evidence:
-        from remediator.evidence.live import LiveSource
-        from remediator.evidence.modelprobe import probe_model_servers
+def snapshot_applications(root: Path) -> Callable[[], list[Obj]]:
+    """The Applications of every ``root/<app>/`` snapshot folder."""
+    from remediator.evidence.snapshot import SnapshotSource
 
-        ev = LiveSource.from_kubeconfig(kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace).load(
-            app
-        )
-        if probe_models:
-            probe_model_servers(ev)
-        return ev
+    def apps() -> list[Obj]:
+        out: list[Obj] = []
+        for d in sorted(p for p in root.iterdir() if p.is_dir()):
+            out += SnapshotSource(d).load(None).all("Application")
+        return out
 
-    return load
+    return apps
 
 
 class FlowRunner:
@@ -114,10 +111,7 @@ class FlowRunner:
         durations["evidence"] = time.perf_counter() - t
         t = time.perf_counter()
         stage("diagnose")
-        d = diagnose(ev, app)
-        from remediator.assist.hook import assisted
-
-        d, expl, _ = assisted(ev, d, self.policy)
+        d, expl, _ = assisted(ev, diagnose(ev, app), self.policy)
         durations["diagnose"] = time.perf_counter() - t
         f = d.top
         cause = cause_key(app, f) if f is not None else ""

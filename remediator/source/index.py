@@ -142,14 +142,6 @@ def load_docs(path: Path, rel: str) -> list[Any]:
         raise ValueError(f"{rel}:{line} invalid YAML: {getattr(e, 'problem', None) or e}") from e
 
 
-def _doc_index(docs: list[Any]) -> list[int]:
-    """PyYAML skips nothing: document i of load_all is document i of the --- cut, except that a
-    leading comment-only segment is its own (empty) document in YamlFile but not in PyYAML when the
-    file starts with '---'. We keep it simple and use PyYAML's order; YamlFile.find re-locates by
-    kind and name before any edit."""
-    return list(range(len(docs)))
-
-
 def _objects_of(doc: Any) -> list[dict[str, Any]]:
     if not isinstance(doc, dict):
         return []

@@ -20,7 +20,7 @@ import yaml
 from remediator.model import ObjectRef
 from remediator.policy import Policy
 from remediator.source.index import AppSource, Origin, Patch, SourceIndex, pointer
-from remediator.source.yamlfile import EditError, FieldPath, YamlFile, dump_block, path_str, plain
+from remediator.source.yamlfile import EditError, FieldPath, YamlFile, dump_block, path_str, plain, step
 
 
 class Refused(Exception):
@@ -116,19 +116,7 @@ def _single(src: AppSource, ref: ObjectRef) -> Origin:
 def get_path(data: Any, path: FieldPath) -> Any:
     node = data
     for part in path:
-        if isinstance(part, int):
-            node = node[part] if isinstance(node, list) and -len(node) <= part < len(node) else None
-        elif isinstance(part, dict):
-            node = (
-                next(
-                    (i for i in node or [] if isinstance(i, dict) and all(str(i.get(k)) == v for k, v in part.items())),
-                    None,
-                )
-                if isinstance(node, list)
-                else None
-            )
-        else:
-            node = node.get(part) if isinstance(node, dict) else None
+        node = step(node, part)
         if node is None:
             return None
     return node
@@ -242,9 +230,7 @@ def _kustomize(
 
 def _base_data(index: SourceIndex, origin: Origin) -> dict[str, Any]:
     assert origin.base is not None
-    from remediator.source.index import load_docs
-
-    docs = load_docs(index.repo / origin.base.file, origin.base.file)
+    docs = index.docs(index.repo / origin.base.file, origin.base.file)  # read-only use: the cache is shared
     for d in docs:
         if isinstance(d, dict) and d.get("kind") == origin.ref.kind:
             n = str((d.get("metadata") or {}).get("name"))

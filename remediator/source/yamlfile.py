@@ -182,7 +182,7 @@ class YamlFile:
     def get(self, doc: int, path: FieldPath) -> Any:
         node = self.docs[doc].data
         for part in path:
-            node = _step(node, part)
+            node = step(node, part)
             if node is None:
                 return None
         return node
@@ -201,7 +201,7 @@ class YamlFile:
         node = d.data
         parent: Any = None
         for i, part in enumerate(path):
-            nxt = _step(node, part)
+            nxt = step(node, part)
             if nxt is None:
                 if isinstance(part, (int, dict)) or not isinstance(node, CommentedMap):
                     raise EditError(f"{where}: {path_str(path[: i + 1])} does not exist")
@@ -293,7 +293,8 @@ def dump_block(data: Any) -> str:
     return buf.getvalue()
 
 
-def _step(node: Any, part: PathPart) -> Any:
+def step(node: Any, part: PathPart) -> Any:
+    """One step of a field path: a mapping key, a list index, or a list selector such as {"name": "app"}."""
     if isinstance(part, int):
         return node[part] if isinstance(node, list) and -len(node) <= part < len(node) else None
     if isinstance(part, dict):
@@ -409,7 +410,7 @@ def _insert_key(
     if any(not isinstance(p, str) for p in rest):
         raise EditError(f"{where}: cannot create list items ({path_str(rest)})")
     nl = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
-    step = _indent_step(lines)
+    indent = _indent_step(lines)
     if len(node) == 0:
         # an empty mapping: "resources: {}" -> replace the {} with a block below the key
         if parent is None or not isinstance(parent, CommentedMap):
@@ -424,7 +425,7 @@ def _insert_key(
             raise EditError(f"{where}: line {vline + 1}: unexpected empty mapping; edit manually")
         comment = text[vcol + 2 :].rstrip("\r\n")
         head = text[:vcol].rstrip() + comment + nl
-        block = _block(rest, value, kcol + step, step, nl)
+        block = _block(rest, value, kcol + indent, indent, nl)
         return [*lines[:vline], head, *block, *lines[vline + 1 :]]
     if node.fa.flow_style():
         raise EditError(f"{where}: the mapping is written in flow style {{...}}; edit manually")
@@ -446,7 +447,7 @@ def _insert_key(
         end += 1
     if lines[last_content].rstrip("\r\n").endswith(("|", ">", "|-", ">-", "|+", ">+")):
         raise EditError(f"{where}: a block scalar ends the mapping; edit manually")
-    block = _block(rest, value, kcol, step, nl, _seq_offset(lines))
+    block = _block(rest, value, kcol, indent, nl, _seq_offset(lines))
     tail = lines[last_content]
     if not tail.endswith(("\n", "\r")):
         lines = [*lines[:last_content], tail + nl, *lines[last_content + 1 :]]
@@ -488,14 +489,14 @@ def _seq_offset(lines: list[str]) -> int:
     return max(offsets, key=lambda k: offsets[k]) if offsets else 0
 
 
-def _block(rest: FieldPath, value: Any, col: int, step: int, nl: str, seq_off: int = 0) -> list[str]:
+def _block(rest: FieldPath, value: Any, col: int, indent: int, nl: str, seq_off: int = 0) -> list[str]:
     out = []
     for i, k in enumerate(rest):
-        pad = " " * (col + i * step)
+        pad = " " * (col + i * indent)
         if i == len(rest) - 1 and isinstance(value, _Seq):
             out.append(f"{pad}{k}:{nl}")
             for v in value:
-                out += _item_lines(v, col + i * step + seq_off, nl)
+                out += _item_lines(v, col + i * indent + seq_off, nl)
         elif i == len(rest) - 1:
             out.append(f"{pad}{k}: {format_scalar(value)}{nl}")
         else:

@@ -6,8 +6,7 @@ anything else is a 404 listed as unexpected."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -16,6 +15,7 @@ from remediator.evidence.relations import owner_refs
 from remediator.evidence.scope import apply_scope
 from remediator.evidence.snapshot import load_snapshot
 from remediator.evidence.store import ref_of
+from tests.fakes.loopback import LoopbackServer
 
 GROUPS = {
     "Deployment": "apps",
@@ -27,7 +27,7 @@ GROUPS = {
 }
 
 
-class FakeArgoCD:
+class FakeArgoCD(LoopbackServer):
     def __init__(
         self, snapshot: Path, app: str, token: str = "argocd-token-123", user: tuple[str, str] = ("admin", "pw")
     ) -> None:
@@ -38,20 +38,7 @@ class FakeArgoCD:
         self.user = user
         self.requests: list[str] = []
         self.unexpected: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeArgoCD:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(self._handler())
 
     def _nodes(self) -> list[dict[str, Any]]:
         out = []

@@ -9,9 +9,11 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 
 @dataclass
@@ -34,7 +36,9 @@ class FakeRepo:
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-class FakeGitHub:
+class FakeGitHub(LoopbackServer):
+    prefix = "/api/v3"
+
     def __init__(
         self, owner: str = "acme", name: str = "deploy", token: str = "ghp_faketoken1234567890abcdefghij0123456789"
     ) -> None:
@@ -44,20 +48,7 @@ class FakeGitHub:
         self.unexpected: list[str] = []
         self.failures: dict[str, list[tuple[int, dict[str, str], Any]]] = {}
         self.lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api/v3"
-
-    def __enter__(self) -> FakeGitHub:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(self._handler())
 
     def fail(
         self, key: str, status: int, headers: dict[str, str] | None = None, body: Any = None, times: int = 1

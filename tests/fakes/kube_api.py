@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import queue
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from remediator.evidence.snapshot import load_snapshot
+from tests.fakes.loopback import LoopbackServer
 
 # kind -> (group/version, plural): the real REST names, written out here independently.
 KINDS = {
@@ -63,7 +63,7 @@ PATH = re.compile(
 )
 
 
-class FakeKubeAPI:
+class FakeKubeAPI(LoopbackServer):
     def __init__(self, snapshot: Path, *, forbid: tuple[str, ...] = (), delay: dict[str, float] | None = None) -> None:
         ev = load_snapshot(snapshot)
         self.objects: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -97,20 +97,7 @@ class FakeKubeAPI:
         self.watch_events: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
         self.expired: set[str] = set()
         self.list_version = "1000"
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> FakeKubeAPI:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(self._handler())
 
     def kubeconfig(self, path: Path) -> Path:
         path.write_text(

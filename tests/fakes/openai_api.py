@@ -9,8 +9,10 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.loopback import LoopbackServer
 
 Step = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -31,27 +33,16 @@ def slow(seconds: float, then: dict[str, Any]) -> dict[str, Any]:
     return {"sleep": seconds, "then": then}
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
+    prefix = "/v1"
+
     def __init__(self, script: list[Step] | None = None, model: str = "qwen3:4b", tools: bool = True) -> None:
         self.script = list(script or [])
         self.model = model
         self.tools = tools
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def __enter__(self) -> FakeOpenAI:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(self._handler())
 
     def sent_text(self) -> str:
         return json.dumps(self.requests)

@@ -1,0 +1,69 @@
+"""Live evidence, wherever it comes from: the cluster (kubeconfig / in-cluster) or the Argo CD API
+server, plus the model servers the pods call. One place for the CLI and the service."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from remediator.argocd.client import ArgoCDClient
+from remediator.evidence.store import Evidence, Obj
+
+
+@dataclass(frozen=True)
+class Live:
+    kubeconfig: Path | None = None
+    context: str | None = None
+    argocd_namespace: str = "argocd"
+    argocd_url: str | None = None  # set: read through the Argo CD API ($ARGOCD_TOKEN or username/password)
+    tail: int = 500
+    probe_models: bool = True
+
+
+def argocd_client(url: str) -> ArgoCDClient:
+    return ArgoCDClient(
+        url,
+        token=os.environ.get("ARGOCD_TOKEN") or None,
+        username=os.environ.get("ARGOCD_USERNAME") or None,
+        password=os.environ.get("ARGOCD_PASSWORD") or None,
+        verify=os.environ.get("ARGOCD_INSECURE", "") not in ("1", "true"),
+    )
+
+
+def collect(app: str, where: Live) -> Evidence:
+    from remediator.evidence.modelprobe import probe_model_servers
+
+    if where.argocd_url:
+        from remediator.evidence.argocd_source import ArgoCDSource
+
+        client = argocd_client(where.argocd_url)
+        try:
+            ns = where.argocd_namespace if where.argocd_namespace != "argocd" else None
+            ev = ArgoCDSource(client, where.tail, ns).load(app)
+        finally:
+            client.close()
+    else:
+        from remediator.evidence.live import LiveSource
+
+        ev = LiveSource.from_kubeconfig(
+            kubeconfig=where.kubeconfig, context=where.context, argocd_namespace=where.argocd_namespace, tail=where.tail
+        ).load(app)
+    if where.probe_models:
+        probe_model_servers(ev)
+    return ev
+
+
+def applications(where: Live) -> list[Obj]:
+    """Every Application the evidence source sees (to map alerts to apps)."""
+    if where.argocd_url:
+        client = argocd_client(where.argocd_url)
+        try:
+            return client.applications()
+        finally:
+            client.close()
+    from remediator.evidence.live import LiveSource
+
+    return LiveSource.from_kubeconfig(
+        kubeconfig=where.kubeconfig, context=where.context, argocd_namespace=where.argocd_namespace
+    ).applications()
