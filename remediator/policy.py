@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,11 @@ class PullRequests(BaseModel):
     close_when_healthy: bool = False  # close the bot's open PR when the app is Healthy again without it
     runbook: str | None = None  # a link added to every PR body
     argocd_url: str | None = None  # e.g. https://argocd.example.org: PR bodies link to the app
+    # The login whose pull requests are the bot's own. Unset: the token's user (GET /user), or for a
+    # GitHub App installation token the App's bot login (``<app-slug>[bot]``). PRs by anyone else,
+    # from a fork, or on a branch outside ``git.branch_prefix`` are never treated as the bot's.
+    bot_login: str | None = None
+    max_retry_wait_seconds: float = Field(default=60.0, ge=0, le=3600)  # longer Retry-After: requeue instead
 
 
 class Review(BaseModel):
@@ -134,10 +140,31 @@ class ModelAssist(BaseModel):
         return bool(self.base_url and self.model)
 
 
+_BRANCH_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*/$")
+
+
 class GitIdentity(BaseModel):
+    """The bot's commit identity and the only branches it may push."""
+
     model_config = ConfigDict(extra="forbid")
     name: str = "remediator"
     email: str = "remediator@users.noreply.github.com"
+    branch_prefix: str = "remediator/"  # the bot pushes only branches under this prefix
+    protected_branches: list[str] = ["main", "master", "develop", "trunk", "production", "prod", "release*", "stable"]
+
+    @field_validator("branch_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if not _BRANCH_PREFIX.match(v) or ".." in v or v.endswith(".lock/"):
+            raise ValueError("must be a branch-name prefix ending in '/', e.g. 'remediator/'")
+        return v
+
+
+class Service(BaseModel):
+    """The webhook service's run limits."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_attempts: int = Field(default=3, ge=1, le=100)  # runs of one incident before it is parked as failed
 
 
 class Policy(BaseModel):
@@ -157,6 +184,7 @@ class Policy(BaseModel):
     review: Review = Review()
     model: ModelAssist = ModelAssist()
     git: GitIdentity = GitIdentity()
+    service: Service = Service()
     kubernetes_version: str = "1.33.0"  # schema used to validate edited objects when the cluster's is unknown
 
     @field_validator("remedies")
