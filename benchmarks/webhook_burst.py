@@ -3,11 +3,17 @@
 service running as a real process (uvicorn) with its SQLite journal, bare git remotes on disk and
 the fake GitHub REST server on 127.0.0.1.
 
+``--one-repo``: the 50 apps are deployed from ONE repository (the usual GitOps monorepo, each app
+its own ``deploy/<app>/`` folder, every Application's repoURL the same bare remote), so every run
+shares one clone; each PR's branch must then hold exactly one commit changing exactly its app's
+file (``wrong_branches`` counts the others), and no run may fail.
+
 Prints the figures; the last line is JSON:
-{"requests", "apps", "accepted", "prs", "duplicates", "lost", "accept_p50_ms", "accept_p99_ms",
- "baseline_p50_ms", "drain_s"}. ``baseline_p50_ms`` is GET /healthz on the same server in the same
-run (the cost of the HTTP round trip alone). Targets: nothing lost, no duplicate, exactly one PR per
-app and cause, accept p99 under 50 ms.
+{"requests", "apps", "one_repo", "accepted", "prs", "duplicates", "lost", "failed_runs",
+ "wrong_branches", "accept_p50_ms", "accept_p99_ms", "baseline_p50_ms", "drain_s"}.
+``baseline_p50_ms`` is GET /healthz on the same server in the same run (the cost of the HTTP round
+trip alone). Targets: nothing lost, no duplicate, no failed run, exactly one PR per app and cause,
+accept p99 under 50 ms.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from remediator.examplerepo import example_remote  # noqa: E402
 from remediator.service.journal import Journal  # noqa: E402
 from tests.fakes.github_api import FakeGitHub  # noqa: E402
+from tests.test_service import branch_changes, make_monorepo  # noqa: E402
 
 APPS, REQUESTS, SENDERS = 50, 1000, 4
 SCENARIO = ROOT / "tests" / "scenarios" / "seed001-memory-demo-oom"
@@ -48,11 +55,15 @@ def port() -> int:
         return int(s.getsockname()[1])
 
 
-def main() -> None:
+def main(one_repo: bool) -> None:
     names = [f"shop-{i:02d}" for i in range(APPS)]
     with tempfile.TemporaryDirectory() as tmp_s, FakeGitHub(token=TOKEN) as gh:
         tmp = Path(tmp_s)
-        for n in names:
+        mono: Path | None = None
+        if one_repo:
+            _, mono = make_monorepo(tmp, names)
+            (tmp / "remotes").mkdir()
+        for n in [] if one_repo else names:
             dst = tmp / "snapshots" / n
             shutil.copytree(SCENARIO / "cluster", dst)
             f = dst / "argocd" / "application.yaml"
@@ -128,6 +139,14 @@ def main() -> None:
         duplicates = sum(n - 1 for n in per_app.values() if n > 1)
         done_apps = {r.app for r in rows if r.state == "done"}
         lost = len(degraded_apps - set(per_app)) + len(degraded_apps - done_apps)
+        failed = [(r.app, r.message) for r in rows if r.state == "failed"]
+        wrong = []
+        for pr in gh.repo.pulls:
+            app = pr["head"].split("/")[1]
+            remote = mono or tmp / "remotes" / f"{app}.git"
+            path = f"deploy/{app}/deployment.yaml" if mono else "deploy/memory-demo/deployment.yaml"
+            if branch_changes(remote, pr["head"]) != (1, [path]):
+                wrong.append(pr["head"])
     lat.sort()
     a50, a99 = statistics.median(lat), lat[int(len(lat) * 0.99) - 1]
     b50 = statistics.median(baseline)
@@ -135,16 +154,21 @@ def main() -> None:
         f"sent {REQUESTS} notifications for {APPS} apps in {sent_s:.1f}s with {SENDERS} senders; answers {dict(codes)}"
     )
     print(f"accept p50 {a50:.1f} ms, p99 {a99:.1f} ms (target < 50 ms); GET /healthz baseline p50 {b50:.1f} ms")
+    print(f"{'one repository for all apps' if one_repo else 'one repository per app'}")
     print(f"incidents journaled {len(rows)}, PRs {prs}, duplicates {duplicates}, lost {lost}; drained in {drain:.1f}s")
+    print(f"failed runs {len(failed)}{' e.g. ' + str(failed[0]) if failed else ''}; wrong branches {len(wrong)}")
     print(
         json.dumps(
             {
                 "requests": REQUESTS,
                 "apps": APPS,
+                "one_repo": one_repo,
                 "accepted": codes[202],
                 "prs": prs,
                 "duplicates": duplicates,
                 "lost": lost,
+                "failed_runs": len(failed),
+                "wrong_branches": len(wrong),
                 "accept_p50_ms": round(a50, 2),
                 "accept_p99_ms": round(a99, 2),
                 "baseline_p50_ms": round(b50, 2),
@@ -152,9 +176,9 @@ def main() -> None:
             }
         )
     )
-    if duplicates or lost or codes[202] != REQUESTS:
+    if duplicates or lost or failed or wrong or codes[202] != REQUESTS:
         sys.exit(1)
 
 
 if __name__ == "__main__":
-    main()
+    main(one_repo="--one-repo" in sys.argv[1:])

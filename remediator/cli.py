@@ -60,14 +60,23 @@ def _scenario_dirs(root: Path) -> list[Path]:
     return find_scenarios([root])
 
 
-def _render(d: Diagnosis, fmt: Format) -> str:
+def _render(d: Diagnosis, fmt: Format, redacted: bool = True) -> str:
     from remediator import report
 
     if fmt is Format.json:
-        return report.to_json(d) + "\n"
+        return report.to_json(d, redacted) + "\n"
     if fmt is Format.markdown:
-        return report.to_markdown(d)
-    return report.to_text(d)
+        return report.to_markdown(d, redacted)
+    return report.to_text(d, redacted)
+
+
+NoRedact = Annotated[
+    bool,
+    typer.Option(
+        "--no-redact",
+        help="print (or write) evidence with its secrets: for local debugging only; Secret data is never read",
+    ),
+]
 
 
 def _load_snapshot(snapshot: Path, app_name: str | None, repo: Path | None) -> Evidence:
@@ -146,8 +155,9 @@ def diagnose_cmd(
     policy_file: Annotated[
         Path | None, typer.Option("--policy", help="policy file (its model section enables model assist)")
     ] = None,
+    no_redact: NoRedact = False,
 ) -> None:
-    """Say what is wrong with an app: ranked findings, root cause first."""
+    """Say what is wrong with an app: ranked findings, root cause first (secrets redacted)."""
     try:
         if example is not None:
             root = examples_root()
@@ -167,7 +177,7 @@ def diagnose_cmd(
                 ev = _load_snapshot(sc / "cluster", name, sc / "repo" if (sc / "repo").is_dir() else None)
                 if fmt is not Format.json:
                     out.append(f"== example {sc.relative_to(root).as_posix()}\n")
-                out.append(_render(diagnose(ev, name), fmt))
+                out.append(_render(diagnose(ev, name), fmt, not no_redact))
             typer.echo("".join(out), nl=False)
             return
         if snapshot is not None:
@@ -182,9 +192,12 @@ def diagnose_cmd(
         from remediator.policy import load_policy
 
         d, expl, inv = assisted(ev, diagnose(ev, app_name), load_policy(policy_file))
-        typer.echo(_render(d, fmt), nl=False)
+        typer.echo(_render(d, fmt, not no_redact), nl=False)
         if fmt is Format.text and (expl or inv):
-            typer.echo("\n" + describe(expl, inv), nl=False)
+            from remediator.redact import redact
+
+            why = describe(expl, inv)
+            typer.echo("\n" + (why if no_redact else redact(why)), nl=False)
     except RemediatorError as e:
         raise fail(str(e), _error_code(e)) from None
 
@@ -254,6 +267,7 @@ def fix_cmd(
     argocd_namespace: Annotated[str, typer.Option("--argocd-namespace")] = "argocd",
     probe_models: ProbeModels = True,
     argocd_url: ArgoURL = None,
+    no_redact: NoRedact = False,
 ) -> None:
     """Propose the fix for the root cause as a minimal edit of the app's manifests.
 
@@ -331,14 +345,26 @@ def fix_cmd(
                         workdir,
                         fmt,
                         (expl.text, expl.source) if expl is not None else None,
+                        dry_run,
                     )
                 )
             else:
                 outputs.append(
-                    _fix_local(d, ev, policy, repo_p, dry_run, fmt, summary, name if len(jobs) > 1 else None)
+                    _fix_local(
+                        d, ev, policy, repo_p, dry_run, fmt, summary, name if len(jobs) > 1 else None, not no_redact
+                    )
                 )
             if fmt is Format.text and (expl or inv):
                 outputs.append(describe(expl, inv))
+        if not no_redact:  # everything printed is redacted, whichever path wrote it
+            from remediator.redact import redact, redact_data
+
+            if fmt is Format.json:
+                import json
+
+                outputs = [json.dumps(redact_data(json.loads(o)), indent=2) + "\n" for o in outputs if o.strip()]
+            else:
+                outputs = [redact(o) for o in outputs]
         typer.echo("".join(outputs), nl=False)
     except RemediatorError as e:
         raise fail(str(e), _error_code(e)) from None
@@ -353,6 +379,7 @@ def _fix_local(
     fmt: Format,
     summary: Path | None = None,
     title: str | None = None,
+    redacted: bool = True,
 ) -> str:
     from remediator import fixreport
     from remediator.fix import commit, plan_fix
@@ -362,9 +389,11 @@ def _fix_local(
     res = plan_fix(d, ev, repo, policy)
     if summary is not None:
         with summary.open("a", encoding="utf-8") as fh:
-            fh.write(fixreport.to_markdown(res, title))
+            fh.write(fixreport.to_markdown(res, title, redacted))
     branch = commit(repo, res) if not dry_run and res.edits else None
-    return fixreport.to_json(res, branch) + "\n" if fmt is Format.json else fixreport.to_text(res, branch)
+    if fmt is Format.json:
+        return fixreport.to_json(res, branch, redacted) + "\n"
+    return fixreport.to_text(res, branch, redacted)
 
 
 def _open_pr(
@@ -383,6 +412,7 @@ def _open_pr(
     workdir: Path | None,
     fmt: Format,
     why: tuple[str, str] | None = None,
+    dry_run: bool = False,
 ) -> str:
     import os
 
@@ -425,9 +455,9 @@ def _open_pr(
         slug = github_repo or repo_slug(url)
         if not slug:
             raise fail(f"cannot tell the GitHub repository from {url!r}: give --github-repo OWNER/NAME", Exit.USAGE)
-        prov = GitHubProvider(slug, token, github_url)
+        prov = GitHubProvider(slug, token, github_url, max_retry_wait=policy.pull_requests.max_retry_wait_seconds)
     checkout = Checkout(url, cache, token if provider_name is ProviderName.github else None)
-    out = propose(d, ev, policy, prov, checkout, revision, why)
+    out = propose(d, ev, policy, prov, checkout, revision, why, dry_run=dry_run)
     if fmt is Format.json:
         import json
 
@@ -438,9 +468,15 @@ def _open_pr(
             "pr": {"number": out.pr.number, "url": out.pr.url, "branch": out.pr.branch} if out.pr else None,
             "warnings": out.warnings,
             "fix": json.loads(fixreport.to_json(out.fix, out.branch)) if out.fix else None,
+            "dry_run": out.dry_run,
+            "would": out.would,
         }
         return json.dumps(data, indent=2) + "\n"
-    lines = [f"{out.action}: {out.message}"]
+    lines = [f"{out.action}{' (dry run)' if out.dry_run else ''}: {out.message}"]
+    if out.dry_run:
+        lines += [f"would: {w}" for w in out.would]
+        if out.fix is not None:
+            lines.append(fixreport.to_text(out.fix, None).rstrip("\n"))
     if out.branch:
         lines.append(f"branch: {out.branch} (remote: {checkout.redact(url)})")
     if out.pr:
@@ -474,7 +510,10 @@ def serve_cmd(
     settle: Annotated[
         float, typer.Option("--settle", help="seconds to wait for an app's notifications to settle")
     ] = 10.0,
-    workers: Annotated[int, typer.Option("--workers", help="apps handled in parallel")] = 4,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="apps handled in parallel")] = 4,
+    request_timeout: Annotated[
+        float, typer.Option("--request-timeout", min=0.1, help="seconds a client has to send a whole request")
+    ] = 10.0,
     max_prs_per_cause: Annotated[int, typer.Option("--max-prs-per-cause")] = 3,
     insecure_no_auth: Annotated[
         bool, typer.Option("--insecure-no-auth", help="accept hooks without the shared secret (local testing only)")
@@ -497,7 +536,7 @@ def serve_cmd(
 
     from remediator.policy import load_policy
     from remediator.pr.base import Provider
-    from remediator.service.app import Settings, configure_logging, create_app
+    from remediator.service.app import Settings, configure_logging, create_app, server_config
     from remediator.service.journal import Journal
     from remediator.service.runner import FlowRunner, snapshot_applications, snapshot_loader
 
@@ -517,7 +556,7 @@ def serve_cmd(
             slug = github_repo or repo_slug(url)
             if not slug:
                 raise InputError(f"cannot tell the GitHub repository from {url!r}: give --github-repo")
-            return GitHubProvider(slug, token, github_url)
+            return GitHubProvider(slug, token, github_url, max_retry_wait=policy.pull_requests.max_retry_wait_seconds)
 
         if snapshots is not None:
             load, list_apps = snapshot_loader(snapshots), snapshot_applications(snapshots)
@@ -547,6 +586,7 @@ def serve_cmd(
             allow_unauthenticated=insecure_no_auth,
             settle_seconds=settle,
             workers=workers,
+            request_timeout=request_timeout,
         )
         watcher = None
         if watch:
@@ -563,7 +603,7 @@ def serve_cmd(
         api = create_app(settings, journal, runner, policy, watcher)
     except RemediatorError as e:
         raise fail(str(e), _error_code(e)) from None
-    uvicorn.run(api, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=30)
+    uvicorn.Server(server_config(api, host, port, settings, timeout_graceful_shutdown=30)).run()
 
 
 @app.command("watch")
@@ -644,15 +684,19 @@ def review_cmd(
         policy = load_policy(policy_file)
         number = None
         if event is not None and event.is_file() and not all_files:
-            try:
-                payload = json.loads(event.read_text(encoding="utf-8"))
-            except ValueError as e:
-                raise InputError(f"{event}: not a JSON event payload: {e}") from None
-            pr = payload.get("pull_request") or {}
-            number = pr.get("number")
-            base = base or (pr.get("base") or {}).get("sha")
-            head = head or (pr.get("head") or {}).get("sha")
-            github_repo = github_repo or (payload.get("repository") or {}).get("full_name")
+            from remediator.yamlload import load_one
+
+            payload = load_one(event.read_text(encoding="utf-8", errors="replace"), str(event), as_json=True)
+
+            def get(d: object, key: str) -> object:  # a field of the (hostile) payload; absent if mistyped
+                return d.get(key) if isinstance(d, dict) else None
+
+            pr = get(payload, "pull_request")
+            number = n if isinstance(n := get(pr, "number"), int) and not isinstance(n, bool) else None
+            base = base or (str(sha) if isinstance(sha := get(get(pr, "base"), "sha"), str) else None)
+            head = head or (str(sha) if isinstance(sha := get(get(pr, "head"), "sha"), str) else None)
+            full = get(get(payload, "repository"), "full_name")
+            github_repo = github_repo or (full if isinstance(full, str) else None)
         changed = None
         if not all_files:
             if not base or not head:
@@ -750,20 +794,23 @@ def snapshot_cmd(
     tail: Annotated[int, typer.Option("--tail", help="log lines per container")] = 500,
     probe_models: ProbeModels = True,
     argocd_url: ArgoURL = None,
+    no_redact: NoRedact = False,
 ) -> None:
-    """Write the app's evidence from a live cluster as a snapshot folder (attach it to a bug report)."""
+    """Write the app's evidence from a live cluster as a snapshot folder (attach it to a bug report):
+    Secrets without their data, and logs, events and fields with their secrets redacted."""
     from remediator.evidence.writer import write_snapshot
+    from remediator.redact import redact
 
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise fail(f"{output}: output folder exists and is not empty", Exit.INPUT)
     try:
         ev = _live(app_name, kubeconfig, context, argocd_namespace, probe_models, tail, argocd_url)
-        n = write_snapshot(ev, output)
+        n = write_snapshot(ev, output, redacted=not no_redact)
     except RemediatorError as e:
         raise fail(str(e), _error_code(e)) from None
     typer.echo(f"wrote {n} files to {output}" + (f" ({len(ev.errors)} warnings)" if ev.errors else ""))
     for err in ev.errors:
-        typer.echo(f"warning: {err}", err=True)
+        typer.echo(f"warning: {err if no_redact else redact(err)}", err=True)
 
 
 @app.command("version")

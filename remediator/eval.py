@@ -9,7 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel
 
 from remediator.diagnose import Diagnosis, diagnose
@@ -22,6 +21,7 @@ from remediator.model import ObjectRef
 from remediator.policy import load_policy
 from remediator.quantity import parse_quantity
 from remediator.source.index import SourceIndex
+from remediator.yamlload import load_all, load_one
 
 
 class CaseResult(BaseModel):
@@ -76,7 +76,8 @@ def culprit_matches(truth: Any, got: ObjectRef) -> bool:
 
 def load_truth(path: Path) -> dict[str, Any]:
     if (path / "truth.yaml").is_file():
-        loaded = yaml.safe_load((path / "truth.yaml").read_text(encoding="utf-8"))
+        text = (path / "truth.yaml").read_text(encoding="utf-8", errors="replace")
+        loaded = load_one(text, f"{path.name}/truth.yaml", as_json=False)
         return loaded if isinstance(loaded, dict) else {}
     return {}
 
@@ -139,8 +140,9 @@ def assertion_holds(repo: Path, a: dict[str, Any]) -> bool:
     path = repo / str(a.get("file") or "")
     if not path.is_file():
         return a.get("exists") is False
-    sel = a.get("select") or {}
-    docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+    sel: dict[str, Any] = a["select"] if isinstance(a.get("select"), dict) else {}
+    text = path.read_text(encoding="utf-8", errors="replace")
+    docs = [d for d in load_all(text, str(a.get("file")), as_json=False) if d is not None]
     for d in docs:
         if not isinstance(d, dict):
             if sel:
@@ -214,7 +216,7 @@ def evaluate(dirs: list[Path]) -> EvalReport:
                 cul_ok = culprit_matches(truth.get("culprit"), top.culprit)
             fix_ok = False
             fix_ok = score_fix(path, truth, fix_scenario(path, ev, d), ev)
-        except (RemediatorError, OSError, yaml.YAMLError) as e:
+        except (RemediatorError, OSError) as e:
             error = truncate(str(e))
         except Exception as e:
             error = truncate(f"internal error: {type(e).__name__}: {e}")

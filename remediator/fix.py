@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import git
-import yaml
 
 from remediator.diagnose import Diagnosis
 from remediator.errors import InputError
@@ -36,6 +35,7 @@ from remediator.source.index import AppSource, SourceIndex
 from remediator.source.locate import Refused, Workspace, get_path, set_field, within
 from remediator.source.render import RenderError, render
 from remediator.source.yamlfile import EditError, YamlFile, dump_block
+from remediator.yamlload import load_all
 
 
 @dataclass
@@ -96,12 +96,12 @@ def _image_history(repo: Path, desired: list[Obj]) -> Any:
             for c in list(r.iter_commits(paths=rel, max_count=50))[1:]:
                 try:
                     text = (c.tree / rel).data_stream.read().decode("utf-8", "replace")
-                    for d in yaml.safe_load_all(text):
+                    for d in load_all(text, rel, as_json=False):
                         if isinstance(d, dict) and d.get("kind") == ref.kind and dig(d, "metadata", "name") == ref.name:
                             img = container_of(d, container).get("image")
                             if img and img not in out:
                                 out.append(str(img))
-                except (KeyError, ValueError, yaml.YAMLError):
+                except (KeyError, ValueError, InputError):
                     continue
             return out
         except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError, git.GitCommandError):

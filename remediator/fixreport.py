@@ -1,10 +1,13 @@
-"""How a planned fix is shown: text (reasoning + unified diff) and the JSON contract of ``fix``."""
+"""How a planned fix is shown: text (reasoning + unified diff) and the JSON contract of ``fix``.
+
+Redacted by default like the diagnosis (``remediator.report``); ``redacted=False`` for ``--no-redact``."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
 from remediator.fix import FixResult
+from remediator.redact import redact, redact_data
 from remediator.report import FindingOut, finding_out
 
 
@@ -49,11 +52,19 @@ def to_model(res: FixResult, branch: str | None = None) -> FixOut:
     )
 
 
-def to_json(res: FixResult, branch: str | None = None) -> str:
-    return to_model(res, branch).model_dump_json(indent=2)
+def to_json(res: FixResult, branch: str | None = None, redacted: bool = True) -> str:
+    m = to_model(res, branch)
+    if redacted:
+        m = FixOut.model_validate(redact_data(m.model_dump()))
+    return m.model_dump_json(indent=2)
 
 
-def to_text(res: FixResult, branch: str | None = None) -> str:
+def to_text(res: FixResult, branch: str | None = None, redacted: bool = True) -> str:
+    text = _text(res, branch)
+    return redact(text) if redacted else text
+
+
+def _text(res: FixResult, branch: str | None = None) -> str:
     out: list[str] = []
     f = res.finding
     if f is None:
@@ -81,8 +92,13 @@ def to_text(res: FixResult, branch: str | None = None) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def to_markdown(res: FixResult, title: str | None = None) -> str:
+def to_markdown(res: FixResult, title: str | None = None, redacted: bool = True) -> str:
     """The dry run as a job summary: the findings, then what the bot would change (or why not)."""
+    text = _markdown(res, title)
+    return redact(text) if redacted else text
+
+
+def _markdown(res: FixResult, title: str | None = None) -> str:
     out = [f"## remediator dry run{': ' + title if title else ''}", ""]
     d = res.diagnosis
     out.append(f"App **{d.app or '?'}**: health {d.health or 'unknown'}, sync {d.sync or 'unknown'}.")

@@ -155,7 +155,7 @@ class GitIdentity(BaseModel):
     @field_validator("branch_prefix")
     @classmethod
     def _prefix(cls, v: str) -> str:
-        if not _BRANCH_PREFIX.match(v) or ".." in v or v.endswith(".lock/"):
+        if not _BRANCH_PREFIX.fullmatch(v) or ".." in v or v.endswith(".lock/"):
             raise ValueError("must be a branch-name prefix ending in '/', e.g. 'remediator/'")
         return v
 

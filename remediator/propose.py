@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from remediator.diagnose import Diagnosis
-from remediator.errors import RemediatorError
+from remediator.errors import RemediatorError, TemporaryError
 from remediator.evidence.relations import dig
 from remediator.evidence.store import Evidence
 from remediator.fix import FixResult, plan_fix
 from remediator.model import Finding
 from remediator.policy import Policy
 from remediator.pr import body as prbody
-from remediator.pr.base import Provider, PullRequest, marker
+from remediator.pr.base import Comment, Provider, PullRequest, branch_name, ends_with, marker, owned
+from remediator.pr.body import code, inline, quote_block
 from remediator.vcs.checkout import Checkout, Identity, PushRejected
 
 Action = Literal[
@@ -37,6 +38,52 @@ class Outcome:
     branch: str | None = None
     fix: FixResult | None = None
     warnings: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    would: list[str] = field(default_factory=list)  # dry run: the writes that were not made
+
+
+class DryRun:
+    """A provider that reads through and records every write instead of making it."""
+
+    name = "dry-run"
+
+    def __init__(self, inner: Provider, would: list[str]) -> None:
+        self.inner = inner
+        self.would = would
+
+    def check_access(self) -> None:
+        self.inner.check_access()
+
+    def login(self, configured: str | None) -> str | None:
+        return self.inner.login(configured)
+
+    def pulls(self, state: Literal["open", "closed"]) -> list[PullRequest]:
+        return self.inner.pulls(state)
+
+    def find(self, branch: str) -> PullRequest | None:
+        return self.inner.find(branch)
+
+    def comments(self, pr: PullRequest) -> list[Comment]:
+        return [] if pr.number == 0 else self.inner.comments(pr)
+
+    def create(self, branch: str, base: str, title: str, body: str, draft: bool) -> PullRequest:
+        self.would.append(f"open a {'draft ' if draft else ''}pull request {branch} -> {base}: {title}")
+        return PullRequest(0, "(dry run: not opened)", branch, base, title, body, "open")
+
+    def update(self, pr: PullRequest, title: str, body: str) -> None:
+        self.would.append(f"update PR #{pr.number}: {title}")
+
+    def comment(self, pr: PullRequest, body: str) -> None:
+        self.would.append(f"comment on PR #{pr.number}")
+
+    def decorate(self, pr: PullRequest, labels: list[str], reviewers: list[str], assignees: list[str]) -> list[str]:
+        for what, items in (("labels", labels), ("reviewers", reviewers), ("assignees", assignees)):
+            if items:
+                self.would.append(f"set {what} {', '.join(items)}")
+        return []
+
+    def close(self, pr: PullRequest) -> None:
+        self.would.append(f"close PR #{pr.number}")
 
 
 def cause_key(app: str, f: Finding) -> str:
@@ -62,25 +109,101 @@ def propose(
     checkout: Checkout,
     revision: str | None = None,
     why: tuple[str, str] | None = None,
+    dry_run: bool = False,
 ) -> Outcome:
-    """``why``: (narrative, its source) from model assist, for the PR body."""
+    """``why``: (narrative, its source) from model assist, for the PR body. ``dry_run``: read
+    everything, write nothing (no push, PR, comment); the outcome lists what would be done."""
+    would: list[str] = []
+    if dry_run:
+        provider = DryRun(provider, would)
+        checkout.dry_run, checkout.would = True, would
+    out = _propose(d, ev, policy, provider, checkout, revision, why)
+    if dry_run:
+        out.dry_run, out.would = True, would
+        if out.pr is not None and out.pr.number == 0:
+            out.pr = None
+        out.message = (
+            "dry run, nothing pushed or posted; would " + "; ".join(would) if would else f"dry run: {out.message}"
+        )
+    return out
+
+
+def _propose(
+    d: Diagnosis,
+    ev: Evidence,
+    policy: Policy,
+    provider: Provider,
+    checkout: Checkout,
+    revision: str | None,
+    why: tuple[str, str] | None,
+) -> Outcome:
     app = d.app or str(dig(ev.app, "metadata", "name") or "app")
     who = Identity(policy.git.name, policy.git.email)
     f = d.top
     healthy = f is None or (d.health == "Healthy" and f.category.value == "unknown")
     provider.check_access()  # before anything is cloned or pushed
+    checkout.restrict(policy.git.branch_prefix, policy.git.protected_branches)
+    login = provider.login(policy.pull_requests.bot_login)
+    warnings: list[str] = []
+    if login is None:
+        warnings.append(
+            f"cannot tell the bot's own {provider.name} login (set pull_requests.bot_login): no existing pull "
+            "request or comment is trusted as the bot's"
+        )
+    bot = Bot(provider, login, policy.git.branch_prefix)
 
     @functools.cache
     def closed() -> tuple[PullRequest, ...]:
         """The bot's closed PRs, listed at most once per run (three steps read them)."""
-        return tuple(provider.pulls("closed"))
+        return tuple(bot.pulls("closed"))
 
-    _after_merge(app, d, ev, provider, closed)
+    _after_merge(app, d, ev, bot, closed)
     if healthy:
-        return _healthy(app, policy, provider)
-    assert f is not None
+        out = _healthy(app, policy, bot)
+    else:
+        assert f is not None
+        out = _unhealthy(d, ev, policy, bot, checkout, revision, app, f, who, closed, why)
+    out.warnings[:0] = warnings
+    return out
+
+
+@dataclass
+class Bot:
+    """The provider as seen by the bot: only its own PRs (``owned``) and its own comments."""
+
+    provider: Provider
+    login: str | None
+    prefix: str
+
+    def pulls(self, state: Literal["open", "closed"]) -> list[PullRequest]:
+        return [p for p in self.provider.pulls(state) if owned(p, self.login, self.prefix)]
+
+    def own_comments(self, pr: PullRequest) -> list[str]:
+        """The bodies of the bot's own comments, oldest first (none when the login is unknown)."""
+        if not self.login:
+            return []
+        me = self.login.lower()
+        return [c.body for c in self.provider.comments(pr) if c.author.lower() == me]
+
+    def said(self, pr: PullRequest, tag: str) -> bool:
+        return any(ends_with(c, tag) for c in self.own_comments(pr))
+
+
+def _unhealthy(
+    d: Diagnosis,
+    ev: Evidence,
+    policy: Policy,
+    bot: Bot,
+    checkout: Checkout,
+    revision: str | None,
+    app: str,
+    f: Finding,
+    who: Identity,
+    closed: Callable[[], tuple[PullRequest, ...]],
+    why: tuple[str, str] | None,
+) -> Outcome:
     ck, ek = cause_key(app, f), evidence_key(d)
-    mine = [p for p in provider.pulls("open") if p.marker.get("cause") == ck]
+    mine = [p for p in bot.pulls("open") if p.marker.get("cause") == ck]
     if not mine:
         for p in closed():
             m = p.marker
@@ -93,7 +216,7 @@ def propose(
                 )
     for attempt in range(2):
         try:
-            return _attempt(d, ev, policy, provider, checkout, revision, app, f, who, ck, ek, mine, closed, why)
+            return _attempt(d, ev, policy, bot, checkout, revision, app, f, who, ck, ek, mine, closed, why)
         except PushRejected:
             if attempt == 1:
                 raise RemediatorError("git push was rejected twice (the base branch keeps moving); try again") from None
@@ -104,7 +227,7 @@ def _attempt(
     d: Diagnosis,
     ev: Evidence,
     policy: Policy,
-    provider: Provider,
+    bot: Bot,
     checkout: Checkout,
     revision: str | None,
     app: str,
@@ -116,8 +239,9 @@ def _attempt(
     closed: Callable[[], tuple[PullRequest, ...]],
     why: tuple[str, str] | None = None,
 ) -> Outcome:
+    provider = bot.provider
     base = checkout.sync(revision)
-    checkout.start_branch("remediator/work", base)
+    checkout.start_branch(f"{policy.git.branch_prefix}work", base)
     res = plan_fix(d, ev, checkout.path, policy)
     if not res.edits:
         reasons = "; ".join(f"{r.reason} ({r.rule})" for r in res.refused) or "the source already has the change"
@@ -160,14 +284,11 @@ def _attempt(
 
     files = {e.file: e.new_text for e in res.edits}
     assert res.proposal is not None
-    message = (
-        f"fix({f.category.value}): {prbody.change_summary(res.proposal)}\n\n"
-        f"Cause: {f.summary}\n\nApp: {app}\nRemediator-Fingerprint: {fp}\n"
-    )
+    message = prbody.commit_message(res, app, fp)
     if mine:
         pr = mine[0]
         if pr.marker.get("fingerprint") == fp:
-            _comment_once(provider, pr, prbody.incident_comment(f, ctx.since, False, False), ek)
+            _comment_once(bot, pr, prbody.incident_comment(f, ctx.since, False, False), ek)
             return Outcome(
                 "unchanged", f"PR #{pr.number} already proposes this change; added the new evidence", pr, pr.branch, res
             )
@@ -178,11 +299,11 @@ def _attempt(
             if others:
                 text = (
                     prbody.incident_comment(f, ctx.since, True, True)
-                    + "\n```diff\n"
-                    + "".join(e.diff for e in res.edits)
-                    + "```\n"
+                    + "\n"
+                    + quote_block("".join(e.diff for e in res.edits).splitlines(), "diff")
+                    + "\n"
                 )
-                _comment_once(provider, pr, text, ek + fp)
+                _comment_once(bot, pr, text, ek + fp)
                 return Outcome(
                     "held",
                     f"PR #{pr.number}: {', '.join(sorted(others))} pushed to {pr.branch}; commented instead of force-pushing",
@@ -195,7 +316,7 @@ def _attempt(
         body = body_after_commit()
         checkout.push(pr.branch, force=True, expect=remote.get(pr.branch))
         provider.update(pr, title, body)
-        _comment_once(provider, pr, prbody.incident_comment(f, ctx.since, True, False), ek + fp)
+        _comment_once(bot, pr, prbody.incident_comment(f, ctx.since, True, False), ek + fp)
         return Outcome(
             "updated",
             f"PR #{pr.number} updated with the new change (branch {pr.branch} force-pushed)",
@@ -203,7 +324,7 @@ def _attempt(
             pr.branch,
             res,
         )
-    branch = f"remediator/{app}/{f.category.value}-{fp}"
+    branch = branch_name(policy.git.branch_prefix, app, f.category.value, fp)
     remote = checkout.remote_branches()
     checkout.start_branch(branch, base)
     sha = checkout.commit(files, message, who)
@@ -225,27 +346,47 @@ def _attempt(
         pushed = True
     try:
         pr = provider.create(branch, base, title, body, pol.draft)
-    except Exception:
-        if pushed:  # no orphan branch without its PR
-            with contextlib.suppress(RemediatorError):
-                checkout.delete_remote_branch(branch)
-        raise
+    except Exception as e:
+        pr = _after_failed_create(bot, checkout, branch, pushed, e)
+    if bot.login and pr.number and pr.author and pr.author.lower() != bot.login.lower():
+        raise RemediatorError(
+            f"PR #{pr.number} on the bot's branch {branch} was opened by {pr.author}, not by {bot.login}; "
+            "not taking it over (close it, or delete the branch)"
+        )
     warnings = provider.decorate(pr, pol.labels, pol.reviewers, pol.assignees)
     return Outcome("opened", f"opened PR #{pr.number}: {title}", pr, branch, res, warnings)
 
 
-def _comment_once(provider: Provider, pr: PullRequest, text: str, key: str) -> None:
-    """Comment unless the last bot comment carries the same key (the same incident told twice)."""
+def _after_failed_create(bot: Bot, checkout: Checkout, branch: str, pushed: bool, error: Exception) -> PullRequest:
+    """The create call failed, yet GitHub may have opened the PR (a 502 after the write): use the PR
+    when one stands on the branch; delete a branch pushed by this run only when certainly no PR
+    does. A PR without its branch cannot be recovered; an orphan branch is reused by the next run."""
+    try:
+        existing = bot.provider.find(branch)
+    except Exception as e:
+        why = str(e) if isinstance(e, RemediatorError) else type(e).__name__
+        raise TemporaryError(
+            f"branch {branch}: the branch is kept (the next run reuses it): opening its pull request failed and "
+            f"whether one was opened is unknown ({why[:120]})"
+        ) from None
+    if existing is not None:
+        return existing
+    if pushed:  # no orphan branch without its PR
+        with contextlib.suppress(RemediatorError):
+            checkout.delete_remote_branch(branch)
+    raise error
+
+
+def _comment_once(bot: Bot, pr: PullRequest, text: str, key: str) -> None:
+    """Comment unless the bot's own last comment ends with the same key (one incident told twice)."""
     tag = marker(incident=key)
-    previous = provider.comments(pr)
-    if previous and tag in previous[-1]:
+    previous = bot.own_comments(pr)
+    if previous and ends_with(previous[-1], tag):
         return
-    provider.comment(pr, text + "\n" + tag)
+    bot.provider.comment(pr, text + "\n" + tag)
 
 
-def _after_merge(
-    app: str, d: Diagnosis, ev: Evidence, provider: Provider, closed: Callable[[], tuple[PullRequest, ...]]
-) -> None:
+def _after_merge(app: str, d: Diagnosis, ev: Evidence, bot: Bot, closed: Callable[[], tuple[PullRequest, ...]]) -> None:
     """Once per merged bot PR of the app, after Argo CD synced: say whether the fix worked."""
     revision = str(dig(ev.app, "status", "sync", "revision") or "")
     if d.sync != "Synced" or not revision:
@@ -253,29 +394,30 @@ def _after_merge(
     for pr in closed():
         if not pr.merged or pr.marker.get("app") != app:
             continue
-        if any(AFTER_MERGE_MARK in c for c in provider.comments(pr)):
+        if bot.said(pr, AFTER_MERGE_MARK):
             continue
         f = d.top
         if f is None or d.health == "Healthy":
             verdict = "the app is **Healthy**. The fix worked."
         elif cause_key(app, f) == pr.marker.get("cause"):
-            verdict = f"the app is still **{d.health or 'Degraded'}** with the same cause ({f.category.value} on `{f.culprit}`): the fix did not resolve it."
+            verdict = f"the app is still **{inline(d.health or 'Degraded')}** with the same cause ({inline(f.category.value)} on {code(f.culprit)}): the fix did not resolve it."
         else:
-            verdict = f"the app is **{d.health or 'Degraded'}** with a different finding now: [{f.category.value}] `{f.culprit}`: {f.summary}"
-        provider.comment(
-            pr, f"After the merge: Argo CD synced revision `{revision[:12]}`; {verdict}\n{AFTER_MERGE_MARK}"
+            verdict = f"the app is **{inline(d.health or 'Degraded')}** with a different finding now: \\[{inline(f.category.value)}\\] {code(f.culprit)}: {inline(f.summary)}"
+        bot.provider.comment(
+            pr, f"After the merge: Argo CD synced revision {code(revision[:12])}; {verdict}\n{AFTER_MERGE_MARK}"
         )
 
 
-def _healthy(app: str, policy: Policy, provider: Provider) -> Outcome:
-    open_prs = [p for p in provider.pulls("open") if p.marker.get("app") == app]
+def _healthy(app: str, policy: Policy, bot: Bot) -> Outcome:
+    provider = bot.provider
+    open_prs = [p for p in bot.pulls("open") if p.marker.get("app") == app]
     if not open_prs:
         return Outcome("healthy", f"{app} is healthy; nothing to propose")
     for pr in open_prs:
-        if not any(HEALTHY_MARK in c for c in provider.comments(pr)):
+        if not bot.said(pr, HEALTHY_MARK):
             provider.comment(
                 pr,
-                f"{app} is Healthy again without this change being merged: the cause may have been transient, or "
+                f"{inline(app)} is Healthy again without this change being merged: the cause may have been transient, or "
                 f"fixed another way. {'Closing this PR (policy close_when_healthy).' if policy.pull_requests.close_when_healthy else 'Merge only if the failure is expected to return.'}\n{HEALTHY_MARK}",
             )
         if policy.pull_requests.close_when_healthy:

@@ -1,4 +1,8 @@
-"""Rendering a diagnosis: JSON (pydantic, the machine contract), plain text and a Markdown report."""
+"""Rendering a diagnosis: JSON (pydantic, the machine contract), plain text and a Markdown report.
+
+Every rendering is redacted by default (``remediator.redact``): evidence lines, summaries, chains and
+errors quote logs and events, which carry secrets. ``redacted=False`` is for local debugging
+(``--no-redact``)."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from pydantic import BaseModel
 
 from remediator.diagnose import Diagnosis
 from remediator.model import Category, Finding, ObjectRef
+from remediator.redact import redact, redact_data
 
 
 class CulpritOut(BaseModel):
@@ -57,8 +62,11 @@ def to_model(d: Diagnosis) -> DiagnosisOut:
     )
 
 
-def to_json(d: Diagnosis) -> str:
-    return to_model(d).model_dump_json(indent=2)
+def to_json(d: Diagnosis, redacted: bool = True) -> str:
+    m = to_model(d)
+    if redacted:
+        m = DiagnosisOut.model_validate(redact_data(m.model_dump()))
+    return m.model_dump_json(indent=2)
 
 
 def _ns(ref: ObjectRef) -> str:
@@ -121,7 +129,7 @@ def next_steps(f: Finding) -> list[str]:
     return steps
 
 
-def to_text(d: Diagnosis) -> str:
+def to_text(d: Diagnosis, redacted: bool = True) -> str:
     out = [
         f"app: {d.app or '(whole snapshot)'}"
         + (f"  health: {d.health}" if d.health else "")
@@ -140,10 +148,16 @@ def to_text(d: Diagnosis) -> str:
     if d.errors:
         out.append("\nerrors:")
         out += [f"  {e}" for e in d.errors]
-    return "\n".join(out) + "\n"
+    text = "\n".join(out) + "\n"
+    return redact(text) if redacted else text
 
 
-def to_markdown(d: Diagnosis) -> str:
+def to_markdown(d: Diagnosis, redacted: bool = True) -> str:
+    text = _markdown(d)
+    return redact(text) if redacted else text
+
+
+def _markdown(d: Diagnosis) -> str:
     out = [f"# Diagnosis: {d.app or 'whole snapshot'}", "", "## Overview", ""]
     out.append(f"- Application: `{d.app or '-'}`; health: **{d.health or '-'}**; sync: **{d.sync or '-'}**")
     if not d.findings:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import git
 import httpx
 import pytest
 import uvicorn
@@ -24,7 +25,7 @@ import yaml
 from remediator.examplerepo import example_remote
 from remediator.policy import Policy
 from remediator.pr.github import GitHubProvider
-from remediator.service.app import Settings, create_app
+from remediator.service.app import Settings, create_app, server_config
 from remediator.service.journal import Journal
 from remediator.service.runner import FlowRunner, snapshot_applications, snapshot_loader
 from tests.fakes.github_api import FakeGitHub
@@ -50,12 +51,41 @@ def make_apps(root: Path, names: list[str]) -> tuple[Path, Path]:
     return snaps, remotes
 
 
+def make_monorepo(root: Path, names: list[str]) -> tuple[Path, Path]:
+    """The usual GitOps monorepo: ONE bare remote root/mono.git holding deploy/<app>/ for every app, and
+    snapshot folders root/snapshots/<app>/ whose Application points at that remote and its own path."""
+    snaps, work = root / "snapshots", root / "mono-src"
+    src = SCENARIOS / "seed001-memory-demo-oom"
+    remote = root / "mono.git"
+    for name in names:
+        shutil.copytree(src / "repo" / "deploy" / "memory-demo", work / "deploy" / name)
+        dst = snaps / name
+        shutil.copytree(src / "cluster", dst)
+        app_file = dst / "argocd" / "application.yaml"
+        docs = list(yaml.safe_load_all(app_file.read_text()))
+        docs[0]["metadata"]["name"] = name
+        docs[0]["spec"]["source"].update(repoURL=str(remote), path=f"deploy/{name}")
+        app_file.write_text(yaml.safe_dump_all(docs))
+    example_remote(work, remote)
+    return snaps, remote
+
+
+def branch_changes(remote: Path, branch: str) -> tuple[int, list[str]]:
+    """(commits on ``branch`` not on main, files they change) in a bare remote."""
+    g = git.Git(str(remote))
+    commits = int(g.rev_list("--count", f"main..{branch}"))
+    files = [f for f in g.diff("--name-only", f"main...{branch}").splitlines() if f]
+    return commits, files
+
+
 list_apps = snapshot_applications
 
 
 class Server:
-    def __init__(self, app: Any) -> None:
-        self.config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on")
+    """The app on a real uvicorn server on 127.0.0.1, configured as ``remediator serve`` does."""
+
+    def __init__(self, app: Any, settings: Settings | None = None) -> None:
+        self.config = server_config(app, "127.0.0.1", 0, settings or Settings(secret=None), lifespan="on")
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -310,3 +340,65 @@ def test_kill_9_mid_run_then_restart_finishes_every_incident_once(tmp_path: Path
     log = (tmp_path / "serve.log").read_text().splitlines()
     lines = [json.loads(x) for x in log if x.startswith("{")]
     assert any(x.get("incident") and x.get("app") for x in lines)
+
+
+# --- one repository, many apps: runs must not share a working tree ---------------------------
+
+
+def test_many_apps_of_one_repository_each_get_exactly_their_own_pr(tmp_path: Path, gh: FakeGitHub) -> None:
+    """12 apps deployed from ONE repository, 200 notifications spread over them, 4 workers: each app gets
+    exactly one PR whose branch holds one commit changing only that app's file; no run fails."""
+    names = [f"shop-{i:02d}" for i in range(12)]
+    snaps, remote = make_monorepo(tmp_path, names)
+    journal = Journal(tmp_path / "journal.sqlite")
+    policy = Policy()
+    provider = GitHubProvider(
+        "acme/deploy", TOKEN, gh.url, retries=2, backoff=0.01, seconds_between_requests=0, seconds_between_writes=0
+    )
+    runner = FlowRunner(
+        snapshot_loader(snaps), list_apps(snaps), policy, lambda url: provider, tmp_path / "cache", journal
+    )
+    app = create_app(Settings(secret=SECRET, settle_seconds=0, poll_seconds=0.005, workers=4), journal, runner, policy)
+    with Server(app) as url, httpx.Client(base_url=url, headers=H) as c:
+        for i in range(200):
+            assert c.post("/v1/hooks/argocd", json=hook(names[(i * 7) % len(names)])).status_code == 202
+        wait_done(journal, len(names), timeout=120)
+    rows = journal.all()
+    assert all(r.state == "done" and r.outcome in ("opened", "unchanged") for r in rows), [
+        (r.app, r.state, r.outcome, r.message) for r in rows if r.outcome not in ("opened", "unchanged")
+    ]
+    heads = sorted(pr["head"] for pr in gh.repo.pulls)
+    assert sorted(h.split("/")[1] for h in heads) == names, heads  # one PR per app, none missing, none twice
+    for head in heads:
+        app_name = head.split("/")[1]
+        commits, files = branch_changes(remote, head)
+        assert (commits, files) == (1, [f"deploy/{app_name}/deployment.yaml"]), (head, commits, files)
+
+
+def test_a_retry_after_of_an_hour_requeues_the_incident_end_to_end(
+    service: tuple[str, Journal], gh: FakeGitHub
+) -> None:
+    """GitHub asks for an hour on creating the PR: the incident goes back to the journal due in an hour,
+    with the reason; the other app's run goes on and opens its PR."""
+    url, journal = service
+    gh.fail(
+        "POST /repos/acme/deploy/pulls",
+        403,
+        {"Retry-After": "3600"},
+        {"message": "You have exceeded a secondary rate limit."},
+    )
+    with httpx.Client(base_url=url, headers=H) as c:
+        assert c.post("/v1/hooks/argocd", json=hook("shop-a")).status_code == 202
+        end = time.time() + 30
+        while not any(r.outcome == "retry" for r in journal.all()) and time.time() < end:
+            time.sleep(0.05)
+        assert c.post("/v1/hooks/argocd", json=hook("shop-b")).status_code == 202
+        end = time.time() + 30
+        while not any(r.app == "shop-b" and r.state == "done" for r in journal.all()) and time.time() < end:
+            time.sleep(0.05)
+    rows = {r.app: r for r in journal.all()}
+    a, b = rows["shop-a"], rows["shop-b"]
+    assert (a.state, a.stage, a.outcome) == ("queued", "waiting", "retry"), a
+    assert 3500 < a.due - time.time() <= 3600 and "3600" in a.message, a
+    assert (b.state, b.outcome) == ("done", "opened"), b
+    assert [pr["head"].split("/")[1] for pr in gh.repo.pulls] == ["shop-b"]

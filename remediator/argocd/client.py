@@ -16,6 +16,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from remediator.errors import ForbiddenError, InputError, NotFoundError, RemediatorError, TemporaryError
+from remediator.evidence.sanitize import clean_object
 
 
 class ResourceRef(BaseModel):
@@ -31,6 +32,27 @@ class ResourceRef(BaseModel):
 class ResourceNode(ResourceRef):
     parentRefs: list[ResourceRef] = []
     health: dict[str, Any] | None = None
+
+
+def _clean_states(item: dict[str, Any]) -> dict[str, Any]:
+    """A managed resource whose live/target/normalized/predicted states (JSON strings) hold no Secret
+    values; a state that is not JSON is dropped."""
+    out = dict(item)
+    for key in ("liveState", "targetState", "normalizedLiveState", "predictedLiveState"):
+        raw = out.get(key)
+        if not isinstance(raw, str) or raw in ("", "null"):
+            continue
+        try:
+            state = json.loads(raw)
+        except ValueError:
+            out[key] = ""
+            continue
+        if isinstance(state, dict):
+            state.setdefault("kind", item.get("kind"))
+            out[key] = json.dumps(clean_object(state))
+        else:
+            out[key] = ""
+    return out
 
 
 class ArgoCDClient:
@@ -110,14 +132,14 @@ class ArgoCDClient:
         )
         app.setdefault("kind", "Application")
         app.setdefault("apiVersion", "argoproj.io/v1alpha1")
-        return app
+        return clean_object(app)
 
     def applications(self) -> list[dict[str, Any]]:
         body = self._get("list applications", "/api/v1/applications")
         items = [a for a in body.get("items") or [] if isinstance(a, dict)]
         for a in items:
             a.setdefault("kind", "Application")
-        return items
+        return [clean_object(a) for a in items]
 
     def resource_tree(self, name: str, app_namespace: str | None = None) -> list[ResourceNode]:
         body = self._get(
@@ -131,7 +153,7 @@ class ArgoCDClient:
             f"/api/v1/applications/{name}/managed-resources",
             {"appNamespace": app_namespace},
         )
-        return [x for x in body.get("items") or [] if isinstance(x, dict)]
+        return [_clean_states(x) for x in body.get("items") or [] if isinstance(x, dict)]
 
     def resource(self, name: str, ref: ResourceRef, app_namespace: str | None = None) -> dict[str, Any] | None:
         body = self._get(
@@ -147,7 +169,10 @@ class ArgoCDClient:
             obj = json.loads(manifest)
         except ValueError:
             return None
-        return obj if isinstance(obj, dict) else None
+        if not isinstance(obj, dict):
+            return None
+        obj.setdefault("kind", ref.kind)
+        return clean_object(obj)
 
     def events(
         self, name: str, ref: ResourceRef | None = None, app_namespace: str | None = None

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from remediator.evidence.relations import owner_refs
+from remediator.evidence.sanitize import clean_object
 from remediator.evidence.store import Evidence, ref_of
 from remediator.model import ObjectRef
 from remediator.redact import redact
@@ -134,13 +135,8 @@ class EvidenceTools:
         obj = self.ev.get(a.kind, a.namespace, a.name)
         if obj is None:
             return f"not found: {a.kind} {a.namespace}/{a.name}"
-        slim = {k: v for k, v in obj.items() if k not in ("_source",)}
-        meta = dict(slim.get("metadata") or {})
-        meta.pop("managedFields", None)
-        slim["metadata"] = meta
-        if a.kind == "Secret":
-            slim.pop("data", None)
-            slim.pop("stringData", None)
+        # no Secret value, last-applied copy or managedFields, whatever source filled the store
+        slim = {k: v for k, v in clean_object(obj).items() if k not in ("_source",)}
         return json.dumps(slim, indent=1, default=str)
 
     def _list_objects(self, a: ListObjects) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from remediator.argocd.client import ArgoCDClient, ResourceNode
 from remediator.errors import RemediatorError
+from remediator.evidence.sanitize import clean_object
 from remediator.evidence.scope import apply_scope
 from remediator.evidence.snapshot import event_from
 from remediator.evidence.store import Evidence, LogFile, ref_of
@@ -33,7 +34,7 @@ class ArgoCDSource:
             raise RemediatorError("the Argo CD API source needs an application name")
         c, ns = self.client, self.app_namespace
         ev = Evidence()
-        ev.add(c.application(app, ns), f"argocd:/api/v1/applications/{app}")
+        ev.add(clean_object(c.application(app, ns)), f"argocd:/api/v1/applications/{app}")
         nodes: list[ResourceNode] = []
         try:
             nodes = c.resource_tree(app, ns)
@@ -47,7 +48,7 @@ class ArgoCDSource:
                 continue
             if obj is not None:
                 obj.setdefault("kind", n.kind)
-                ev.add(obj, f"argocd:resource/{n.kind}/{n.namespace}/{n.name}")
+                ev.add(clean_object(obj), f"argocd:resource/{n.kind}/{n.namespace}/{n.name}")
         seen: set[str] = set()
         batches: list[ResourceNode | None] = [None, *[n for n in nodes if n.kind in EVENT_KINDS]]
         for node in batches:

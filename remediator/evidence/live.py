@@ -8,6 +8,7 @@ in ``errors`` and the rest of the evidence is still collected.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +22,11 @@ from remediator.errors import (
     TemporaryError,
     truncate,
 )
+from remediator.evidence.sanitize import clean_object
 from remediator.evidence.scope import apply_scope
 from remediator.evidence.snapshot import add_object, iter_objects
 from remediator.evidence.store import Evidence, LogFile, Obj, ref_of
+from remediator.yamlload import load_one
 
 try:  # the client is a hard dependency; imported lazily so the pure core never pays for it
     from kubernetes import client as k8s
@@ -118,6 +121,48 @@ class WatchExpired(Exception):
     """The watch's resourceVersion is too old (410 Gone): list again."""
 
 
+KUBECONFIG_MAX_BYTES = 4 * 1024 * 1024
+
+
+def check_kubeconfig(config_file: str | None) -> list[str]:
+    """The kubeconfig files the client would read (``config_file``, or ~/.kube/config), checked with
+    the project's bounded loader first: a missing file, a bomb, a file that is not a mapping of
+    lists, or a wrongly typed section is an InputError naming the file. Empty: none (in-cluster)."""
+    if config_file is None:
+        default = Path("~/.kube/config").expanduser()
+        if not default.exists():
+            return []
+        paths = [str(default)]
+    else:
+        paths = [p for p in config_file.split(os.pathsep) if p]
+        if not any(Path(p).expanduser().exists() for p in paths):
+            raise InputError(f"{config_file}: no such kubeconfig file (from --kubeconfig or $KUBECONFIG)")
+    for name in paths:
+        path = Path(name).expanduser()
+        if not path.exists():
+            continue  # the client skips a missing file in a $KUBECONFIG list
+        try:
+            if path.is_dir():
+                raise InputError(f"{name}: the kubeconfig is a folder, not a file")
+            if path.stat().st_size > KUBECONFIG_MAX_BYTES:
+                raise InputError(f"{name}: the kubeconfig is larger than 4 MiB")
+            data = load_one(path.read_bytes().decode("utf-8"), name, as_json=False)
+        except UnicodeDecodeError:
+            raise InputError(f"{name}: the kubeconfig is not UTF-8 text") from None
+        except OSError as e:
+            raise InputError(f"{name}: cannot read the kubeconfig: {e.strerror or e}") from None
+        if not isinstance(data, dict):
+            raise InputError(f"{name}: not a kubeconfig (expected a mapping of clusters, contexts and users)")
+        for key in ("clusters", "contexts", "users"):
+            section = data.get(key)
+            if section is not None and not (isinstance(section, list) and all(isinstance(x, dict) for x in section)):
+                raise InputError(f"{name}: kubeconfig {key} must be a list of mappings")
+        for key in ("current-context", "apiVersion", "kind"):
+            if data.get(key) is not None and not isinstance(data.get(key), str):
+                raise InputError(f"{name}: kubeconfig {key} must be a string")
+    return paths
+
+
 class LiveSource:
     """Reads one app's evidence from the cluster."""
 
@@ -145,13 +190,18 @@ class LiveSource:
         try:
             if kubeconfig is not None and not kubeconfig.exists():
                 raise InputError(f"{kubeconfig}: kubeconfig does not exist")
-            try:
-                k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-                    config_file=str(kubeconfig) if kubeconfig else None, context=context, client_configuration=cfg
-                )
-            except (ConfigException, FileNotFoundError):
-                if kubeconfig is not None or context is not None:
-                    raise
+            config_file = str(kubeconfig) if kubeconfig else os.environ.get("KUBECONFIG") or None
+            for path in check_kubeconfig(config_file):  # malformed: one line naming the file, never a crash
+                try:
+                    k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                        config_file=config_file, context=context, client_configuration=cfg
+                    )
+                except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
+                    raise InputError(f"{path}: not a valid kubeconfig ({type(e).__name__})") from None
+                break
+            else:
+                if context is not None:
+                    raise InputError(f"--context {context}: no kubeconfig (~/.kube/config does not exist)")
                 k8s_config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
         except ConfigException as e:
             raise InputError(f"kubeconfig: {truncate(str(e), 200)}") from e
@@ -268,7 +318,7 @@ class LiveSource:
                 raise NotFoundError(f"application {app!r} not found in namespace {self.argocd_namespace}") from e
             raise err from e
         application.setdefault("kind", "Application")
-        ev.add(application, f"{APPLICATIONS.path(self.argocd_namespace)}/{app}")
+        ev.add(clean_object(application), f"{APPLICATIONS.path(self.argocd_namespace)}/{app}")
         namespaces = {str((application.get("spec") or {}).get("destination", {}).get("namespace") or "")}
         for r in (application.get("status") or {}).get("resources") or []:
             if isinstance(r, dict) and r.get("namespace"):
@@ -295,9 +345,7 @@ class LiveSource:
         for obj in iter_objects(
             {"kind": f"{res.kind}List", "apiVersion": res.group_version, "items": items}, what, ev.errors
         ):
-            if obj.get("kind") == "Secret":
-                obj = {k: v for k, v in obj.items() if k not in ("data", "stringData")}  # metadata only
-            add_object(ev, obj, res.path(namespace))
+            add_object(ev, obj, res.path(namespace))  # Secrets lose their values there (sanitize.clean_object)
 
     def _collect_logs(self, ev: Evidence) -> None:
         for pod in ev.scoped("Pod"):

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from remediator.evidence.shape import Problems, conform
 from remediator.model import ObjectRef
 
 Obj = dict[str, Any]
@@ -44,8 +45,15 @@ CLUSTER_SCOPED = frozenset(
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "Pod")
 
 
+def _where(obj: Obj, source: str) -> str:
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return f"{source or 'evidence'}: {str(obj.get('kind'))[:60]} {str(name)[:100]}"
+
+
 def ref_of(obj: Obj) -> ObjectRef:
-    meta = obj.get("metadata") or {}
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
     kind = str(obj.get("kind", ""))
     ns = "" if kind in CLUSTER_SCOPED else str(meta.get("namespace") or "")
     return ObjectRef(kind, ns, str(meta.get("name", "")))
@@ -122,12 +130,26 @@ class Evidence:
         self.errors: list[str] = []
         self.focus: set[ObjectRef] | None = None
         self.app: Obj | None = None
-        # Objects declared in Git for the app (when the repo is known), for not-deployed.
-        self.desired: list[Obj] = []
+        self._problems = Problems(self.errors)
+        self._desired: list[Obj] = []
         self._cache: dict[str, Any] = {}
+
+    @property
+    def desired(self) -> list[Obj]:
+        """Objects declared in Git for the app (when the repo is known), for not-deployed."""
+        return self._desired
+
+    @desired.setter
+    def desired(self, objs: list[Obj]) -> None:
+        for obj in objs:
+            conform(obj, _where(obj, str(obj.get("_source") or "the app's repository")), self._problems)
+        self._desired = objs
 
     # ----- filling -----
     def add(self, obj: Obj, source: str = "") -> ObjectRef:
+        """Add an object; its fields of the wrong type are removed and listed in ``errors``
+        (:mod:`remediator.evidence.shape`), so every reader sees the types the API defines."""
+        conform(obj, _where(obj, source), self._problems)
         ref = ref_of(obj)
         if ref not in self._objects:
             self._by_kind[ref.kind].append(ref)

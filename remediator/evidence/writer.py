@@ -1,7 +1,9 @@
 """Writing evidence as a snapshot folder (layout in ../shared/spec/scenarios.md).
 
 Written into a temporary sibling folder and renamed at the end: an interrupted run leaves no
-half-written snapshot. Secrets are written without their data.
+half-written snapshot. No Secret value is ever written (``sanitize.clean_object``), and by default
+every other string is redacted too (log lines, event messages, object fields, probe answers): users
+attach snapshots to bug reports. ``redacted=False`` keeps them, for local debugging only.
 """
 
 from __future__ import annotations
@@ -12,19 +14,28 @@ import shutil
 import tempfile
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from remediator.errors import InputError
+from remediator.evidence.sanitize import clean_object
 from remediator.evidence.store import Evidence, Obj, ref_of
+from remediator.redact import redact, redact_data
+
+
+def _same(x: Any) -> Any:
+    return x
 
 
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in name) or "_"
 
 
-def write_snapshot(ev: Evidence, out: Path) -> int:
+def write_snapshot(ev: Evidence, out: Path, redacted: bool = True) -> int:
     """Write every object, event, log and probe; returns the number of files written."""
+    text = redact if redacted else _same
+    data = redact_data if redacted else _same
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"{out}: output folder exists and is not empty")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -35,8 +46,7 @@ def write_snapshot(ev: Evidence, out: Path) -> int:
             obj = ev.get_ref(ref)
             if obj is None:
                 continue
-            if ref.kind == "Secret":
-                obj = {k: v for k, v in obj.items() if k not in ("data", "stringData")}
+            obj = data(clean_object(obj))
             groups[(ref.namespace or "_cluster", ref.kind)].append(obj)
         count = 0
         for (ns, kind), objs in sorted(groups.items()):
@@ -62,7 +72,7 @@ def write_snapshot(ev: Evidence, out: Path) -> int:
                             "name": e.involved.name,
                         },
                         "reason": e.reason,
-                        "message": e.message,
+                        "message": text(e.message),
                         "type": e.type,
                         "count": e.count,
                         "lastTimestamp": e.time or None,
@@ -80,12 +90,12 @@ def write_snapshot(ev: Evidence, out: Path) -> int:
             name = f"{_safe(log.container)}{'.previous' if log.previous else ''}.log"
             path = tmp / "logs" / _safe(log.namespace) / _safe(log.pod) / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("\n".join(log.lines) + ("\n" if log.lines else ""), encoding="utf-8")
+            path.write_text(text("\n".join(log.lines)) + ("\n" if log.lines else ""), encoding="utf-8")
             count += 1
         for i, p in enumerate(ev.probes):
             path = tmp / "probes" / f"probe-{i}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
-            body = (
+            body = data(
                 {"url": p.url, "status": p.status, "body": p.body}
                 if p.error is None
                 else {"url": p.url, "error": p.error}

@@ -1,17 +1,19 @@
 """GitHub (github.com and GitHub Enterprise) through PyGithub, with bounded retries on 5xx,
-secondary rate limits (``Retry-After`` honoured) and connection resets."""
+secondary rate limits (``Retry-After`` honoured up to a cap) and connection resets."""
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from github import Auth, Github, GithubException, GithubRetry
+from github.GithubException import RateLimitExceededExceedsMaxWait, RateLimitExceededException
 from github.PullRequest import PullRequest as GHPull
 from github.Repository import Repository
+from urllib3.response import BaseHTTPResponse
 
 from remediator.errors import ForbiddenError, InputError, NotFoundError, RemediatorError, TemporaryError
-from remediator.pr.base import PullRequest, parse_marker
+from remediator.pr.base import Comment, PullRequest, parse_marker
 
 _SLUG = re.compile(r"(?:github[^/:]*[/:])(?P<owner>[^/]+)/(?P<name>[^/]+?)(?:\.git)?/?$")
 
@@ -20,6 +22,34 @@ def repo_slug(url: str) -> str | None:
     """owner/name from https://github.com/owner/name(.git) or git@github.com:owner/name.git."""
     m = _SLUG.search(url)
     return f"{m.group('owner')}/{m.group('name')}" if m else None
+
+
+class WaitTooLong(TemporaryError):
+    """GitHub asked for a longer wait than the policy allows: requeue instead of sleeping."""
+
+
+class CappedRetry(GithubRetry):
+    """PyGithub's retry, except that a ``Retry-After`` (403, 429, 503) or a rate-limit reset longer
+    than ``max_wait`` seconds raises ``WaitTooLong`` (with ``retry_after``) instead of sleeping."""
+
+    def __init__(self, max_wait: float = 60.0, **kwargs: Any) -> None:
+        self.max_wait = max_wait
+        kwargs.setdefault("max_rate_limit_wait", max_wait)
+        super().__init__(**kwargs)
+
+    def new(self, **kw: Any) -> CappedRetry:
+        kw["max_wait"] = self.max_wait
+        return super().new(**kw)
+
+    def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:
+        asked = self.get_retry_after(response)
+        if asked is not None and asked > self.max_wait:
+            raise WaitTooLong(
+                f"GitHub asked to wait {asked:.0f}s before retrying (Retry-After, status {response.status}); "
+                f"more than pull_requests.max_retry_wait_seconds ({self.max_wait:g}s): try again later",
+                retry_after=asked,
+            )
+        return super().sleep_for_retry(response)
 
 
 class GitHubProvider:
@@ -35,16 +65,19 @@ class GitHubProvider:
         timeout: float = 15.0,
         seconds_between_requests: float = 0.25,
         seconds_between_writes: float = 1.0,
+        max_retry_wait: float = 60.0,
     ) -> None:
         """The pauses between requests are PyGithub's defaults, which follow GitHub's advice for
-        integrations (serial requests, a second between writes); tests against a local fake set 0."""
+        integrations (serial requests, a second between writes); tests against a local fake set 0.
+        ``max_retry_wait``: policy ``pull_requests.max_retry_wait_seconds``; a longer wait asked by
+        GitHub raises ``TemporaryError(retry_after=...)`` instead of blocking the worker."""
         if not token:
             raise InputError(
                 "GITHUB_TOKEN is not set: a GitHub token (or App installation token) is needed to open pull requests"
             )
         self.slug = slug
         self.token = token
-        retry = GithubRetry(total=retries, backoff_factor=backoff, secondary_rate_wait=60)
+        retry = CappedRetry(max_retry_wait, total=retries, backoff_factor=backoff, secondary_rate_wait=60)
         self.gh = Github(
             auth=Auth.Token(token),
             base_url=base_url.rstrip("/"),
@@ -55,11 +88,20 @@ class GitHubProvider:
             seconds_between_writes=seconds_between_writes,
         )
         self._repo: Repository | None = None
+        self._login: str | None = None
 
     def _fail(self, e: Exception, what: str) -> Exception:
         if isinstance(e, RemediatorError):
             return e
         text = str(e).replace(self.token, "***")
+        if isinstance(e, RateLimitExceededExceedsMaxWait):
+            return TemporaryError(
+                f"GitHub {what} {self.slug}: rate limited for {e.wait or 0:.0f}s, more than "
+                "pull_requests.max_retry_wait_seconds: try again later",
+                retry_after=e.wait,
+            )
+        if isinstance(e, RateLimitExceededException) or (isinstance(e, GithubException) and e.status == 429):
+            return TemporaryError(f"GitHub {what} {self.slug}: rate limited ({e.status}): try again later")
         if isinstance(e, GithubException):
             msg = (e.data or {}).get("message") if isinstance(e.data, dict) else None
             msg = str(msg or text).replace(self.token, "***")
@@ -86,7 +128,20 @@ class GitHubProvider:
         if perms is not None and not (perms.push or perms.admin or perms.maintain):
             raise ForbiddenError(f"GitHub {self.slug}: the token cannot push to this repository (no push permission)")
 
+    def login(self, configured: str | None) -> str | None:
+        """``configured`` (policy ``bot_login``), else the token's user (``GET /user``); None when
+        neither is known (an App installation token answers 403 there: set ``bot_login``)."""
+        if configured:
+            return configured
+        if self._login is None:
+            try:
+                self._login = str(self.gh.get_user().login)
+            except Exception:  # the caller trusts no PR and says so
+                return None
+        return self._login
+
     def _pr(self, p: GHPull) -> PullRequest:
+        head_repo, base_repo = p.head.repo, p.base.repo  # head.repo is None for a deleted fork
         return PullRequest(
             number=p.number,
             url=p.html_url,
@@ -96,6 +151,9 @@ class GitHubProvider:
             body=p.body or "",
             state="open" if p.state == "open" else "closed",
             merged=bool(p.merged_at),
+            author=p.user.login if p.user is not None else "",
+            head_repo=head_repo.full_name if head_repo is not None else "",
+            base_repo=base_repo.full_name if base_repo is not None else self.slug,
         )
 
     def pulls(self, state: Literal["open", "closed"]) -> list[PullRequest]:
@@ -103,6 +161,17 @@ class GitHubProvider:
             return [self._pr(p) for p in self.repo.get_pulls(state=state) if parse_marker(p.body)]
         except Exception as e:
             raise self._fail(e, "list pull requests") from None
+
+    def find(self, branch: str) -> PullRequest | None:
+        owner = self.slug.split("/")[0]
+        try:
+            for p in self.repo.get_pulls(state="open", head=f"{owner}:{branch}"):
+                pr = self._pr(p)
+                if pr.branch == branch and pr.head_repo.lower() == pr.base_repo.lower():
+                    return pr
+            return None
+        except Exception as e:
+            raise self._fail(e, f"look up the pull request of branch {branch}") from None
 
     def _get(self, pr: PullRequest) -> GHPull:
         try:
@@ -116,9 +185,9 @@ class GitHubProvider:
         except GithubException as e:
             errors = (e.data or {}).get("errors") if isinstance(e.data, dict) else None
             if e.status == 422 and "already exists" in str(errors or e.data):
-                owner = self.slug.split("/")[0]
-                for p in self.repo.get_pulls(state="open", head=f"{owner}:{branch}"):
-                    return self._pr(p)
+                found = self.find(branch)
+                if found is not None:
+                    return found
             raise self._fail(e, "create pull request") from None
         except Exception as e:
             raise self._fail(e, "create pull request") from None
@@ -135,9 +204,12 @@ class GitHubProvider:
         except Exception as e:
             raise self._fail(e, f"comment on pull request {pr.number}") from None
 
-    def comments(self, pr: PullRequest) -> list[str]:
+    def comments(self, pr: PullRequest) -> list[Comment]:
         try:
-            return [c.body or "" for c in self._get(pr).get_issue_comments()]
+            return [
+                Comment(c.user.login if c.user is not None else "", c.body or "")
+                for c in self._get(pr).get_issue_comments()
+            ]
         except Exception as e:
             raise self._fail(e, f"read comments of pull request {pr.number}") from None
 

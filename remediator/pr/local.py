@@ -1,5 +1,8 @@
 """The local provider: the branch lives in the (local) remote repository; each PR is a JSON record
-and a Markdown body in a folder. For the embedded example and for anyone without a code host."""
+and a Markdown body in a folder. For the embedded example and for anyone without a code host.
+
+Every record and comment carries its author; the bot's are those written under its own identity,
+so a record written by hand (no author, or another) is never taken for the bot's."""
 
 from __future__ import annotations
 
@@ -9,34 +12,46 @@ from pathlib import Path
 from typing import Any, Literal
 
 from remediator.errors import InputError
-from remediator.pr.base import PullRequest, parse_marker
+from remediator.pr.base import Comment, PullRequest, parse_marker
+from remediator.vcs.checkout import BOT_NAME
+
+LOCAL_REPO = "local"  # head and base repository of every local record: there are no forks here
 
 
 class LocalProvider:
     name = "local"
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, author: str = BOT_NAME) -> None:
         self.folder = folder
+        self.author = author
+
+    def login(self, configured: str | None) -> str | None:
+        """Always the provider's own author: ``pull_requests.bot_login`` names a code-host account."""
+        return self.author
 
     def check_access(self) -> None:
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise InputError(f"{self.folder}: cannot write pull requests here: {e.strerror}") from e
-        if not os.access(self.folder, os.W_OK):
+        """Writable, or creatable (the folder is made on the first write: a dry run leaves no trace)."""
+        existing = next((p for p in (self.folder, *self.folder.parents) if p.exists()), None)
+        if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
             raise InputError(f"{self.folder}: cannot write pull requests here")
 
     def _records(self) -> list[dict[str, Any]]:
         out = []
         for p in sorted(self.folder.glob("pr-*.json")):
             try:
-                out.append(json.loads(p.read_text(encoding="utf-8")))
+                rec = json.loads(p.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
+            if isinstance(rec, dict) and type(rec.get("number")) is int and isinstance(rec.get("branch"), str):
+                out.append(rec)  # anything else in the folder is not a record
         return out
 
     def _save(self, rec: dict[str, Any]) -> None:
         n = rec["number"]
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InputError(f"{self.folder}: cannot write pull requests here: {e.strerror}") from e
         for path, text in (
             (self.folder / f"pr-{n}.md", f"# {rec['title']}\n\n{rec['body']}\n"),
             (self.folder / f"pr-{n}.json", json.dumps(rec, indent=2) + "\n"),
@@ -55,10 +70,20 @@ class LocalProvider:
             body=str(rec["body"]),
             state="open" if rec.get("state") == "open" else "closed",
             merged=bool(rec.get("merged")),
+            author=str(rec.get("author") or ""),
+            head_repo=LOCAL_REPO,
+            base_repo=LOCAL_REPO,
         )
 
     def pulls(self, state: Literal["open", "closed"]) -> list[PullRequest]:
-        return [self._pr(r) for r in self._records() if r.get("state") == state and parse_marker(r.get("body"))]
+        return [
+            self._pr(r) for r in self._records() if r.get("state") == state and parse_marker(str(r.get("body") or ""))
+        ]
+
+    def find(self, branch: str) -> PullRequest | None:
+        return next(
+            (self._pr(r) for r in self._records() if r.get("state") == "open" and r.get("branch") == branch), None
+        )
 
     def create(self, branch: str, base: str, title: str, body: str, draft: bool) -> PullRequest:
         recs = self._records()
@@ -67,6 +92,7 @@ class LocalProvider:
                 return self._pr(r)
         rec = {
             "number": max((int(r["number"]) for r in recs), default=0) + 1,
+            "author": self.author,
             "branch": branch,
             "base": base,
             "title": title,
@@ -95,11 +121,17 @@ class LocalProvider:
 
     def comment(self, pr: PullRequest, body: str) -> None:
         rec = self._rec(pr)
-        rec["comments"].append(body)
+        rec.setdefault("comments", []).append({"author": self.author, "body": body})
         self._save(rec)
 
-    def comments(self, pr: PullRequest) -> list[str]:
-        return [str(c) for c in self._rec(pr).get("comments", [])]
+    def comments(self, pr: PullRequest) -> list[Comment]:
+        out = []
+        for c in self._rec(pr).get("comments", []):
+            if isinstance(c, dict):
+                out.append(Comment(str(c.get("author") or ""), str(c.get("body") or "")))
+            else:  # a record written by hand or by an older version: nobody's
+                out.append(Comment("", str(c)))
+        return out
 
     def decorate(self, pr: PullRequest, labels: list[str], reviewers: list[str], assignees: list[str]) -> list[str]:
         rec = self._rec(pr)

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from remediator.errors import InputError
 from remediator.evidence.relations import dig
+from remediator.evidence.shape import Problems, conform
 from remediator.model import ObjectRef
 from remediator.policy import Policy
 from remediator.source.index import KUSTOMIZATION, Origin, SourceIndex
@@ -29,13 +31,21 @@ class Declared:
     file: str
     doc: int
     rendered: bool = False  # namespace/name come from a Kustomize render
+    problems: Problems | None = field(default=None, repr=False, compare=False)
+    _conformed: bool = field(default=False, repr=False, compare=False)
 
     @property
     def obj(self) -> dict[str, Any]:
+        """The object as rendered, its fields of the wrong type removed (and listed in the errors),
+        so the checks read the types the API defines."""
         try:
-            return self.origin.data
+            data = self.origin.data
         except (ValueError, OSError):
             return {}
+        if not self._conformed:
+            self._conformed = True
+            conform(data, f"{self.file}: {self.ref.kind} {self.ref.name}", self.problems or Problems([]))
+        return data
 
 
 @dataclass
@@ -122,6 +132,7 @@ def load_context(repo: Path, policy: Policy, focus: set[str] | None = None) -> R
     """Every object in the repository. Files under a kustomization root are taken from its render
     (our resolution: namespaces, prefixes and patches applied); the rest file by file."""
     ctx = ReviewContext(repo, policy, focus=focus)
+    problems = Problems(ctx.errors)
     index = SourceIndex(repo)
     users = index.kustomization_users()
     roots = []
@@ -132,6 +143,9 @@ def load_context(repo: Path, policy: Policy, focus: set[str] | None = None) -> R
             rel = "" if rel == "." else rel
             if rel not in users:
                 roots.append(rel)
+    files = _walk_yaml(repo)
+    if not roots and not files:
+        raise InputError(f"{repo}: no manifests (*.yaml, *.yml) in this folder; nothing to review")
     covered: set[str] = set()
     for root in roots:
         src = index.source(root)
@@ -141,8 +155,8 @@ def load_context(repo: Path, policy: Policy, focus: set[str] | None = None) -> R
                 ctx.generated.add(o.ref.name)
                 continue
             covered.add(o.base.file)
-            ctx.objects.append(Declared(o, o.ref, o.base.file, o.base.doc, rendered=True))
-    for rel in _walk_yaml(repo):
+            ctx.objects.append(Declared(o, o.ref, o.base.file, o.base.doc, rendered=True, problems=problems))
+    for rel in files:
         if rel in covered or "/templates/" in f"/{rel}" or rel.rsplit("/", 1)[-1].startswith("values"):
             continue
         try:
@@ -153,5 +167,5 @@ def load_context(repo: Path, policy: Policy, focus: set[str] | None = None) -> R
             continue
         for o in found:
             if o.base is not None and o.ref.kind not in ("Kustomization", "Component"):
-                ctx.objects.append(Declared(o, o.ref, rel, o.base.doc))
+                ctx.objects.append(Declared(o, o.ref, rel, o.base.doc, problems=problems))
     return ctx

@@ -16,6 +16,7 @@ from remediator.review.checks import RULES
 from remediator.review.context import load_context
 from remediator.review.model import Issue, Severity
 
+REV = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./@^~{}-]{0,254}")
 HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 MARK = "<!-- remediator-review: {key} -->"
 
@@ -37,6 +38,16 @@ class ReviewResult:
 
 def changed_lines(repo: Path, base: str, head: str) -> dict[str, set[int]]:
     """Lines added or modified by ``base...head`` per file (git diff -U0)."""
+    for name, rev in (("base", base), ("head", head)):
+        if not REV.fullmatch(rev):  # from a pull_request payload: never an option such as --output=...
+            raise InputError(f"--{name} {rev[:80]!r}: not a commit or branch name")
+    _check_folder(repo)
+    if not (repo / ".git").exists():
+        inside = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--is-inside-work-tree"], capture_output=True, text=True, check=False
+        )
+        if inside.returncode != 0 or inside.stdout.strip() != "true":
+            raise InputError(f"{repo}: not a Git repository; a diff needs one (or review every file with --all)")
     try:
         out = subprocess.run(
             ["git", "-C", str(repo), "diff", "--no-color", "--no-ext-diff", "-U0", "--diff-filter=AMR", f"{base}...{head}"],
@@ -60,7 +71,17 @@ def changed_lines(repo: Path, base: str, head: str) -> dict[str, set[int]]:
     return files
 
 
+def _check_folder(repo: Path) -> None:
+    if not repo.exists():
+        raise InputError(f"{repo}: no such folder")
+    if not repo.is_dir():
+        raise InputError(f"{repo}: not a folder")
+
+
 def run_review(repo: Path, policy: Policy, changed: dict[str, set[int]] | None = None) -> ReviewResult:
+    """Every check over the repository (``changed``: only those files' lines matter). Raises
+    InputError when there is nothing to review: no such folder, or not one manifest in it."""
+    _check_folder(repo)
     focus = {f for f in changed if f.endswith((".yaml", ".yml"))} if changed is not None else None
     ctx = load_context(repo, policy, focus)
     issues: list[Issue] = []

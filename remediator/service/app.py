@@ -1,6 +1,8 @@
 """``remediator serve``: the webhook service (FastAPI). Answers 202 at once; a dispatcher runs the
 journaled incidents in the background - debounced per app, one run per app at a time, several
-apps in parallel - and a restart resumes what was in flight."""
+apps in parallel - and a restart resumes what was in flight. A run told to come back later
+(``Retry-After``) is re-queued with its due time; an incident that kept killing the process is
+parked. Connections must deliver a complete request within ``request_timeout`` (slow-loris)."""
 
 from __future__ import annotations
 
@@ -16,15 +18,20 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import h11
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from remediator.errors import RemediatorError
+from remediator.errors import RemediatorError, TemporaryError
 from remediator.evidence.relations import dig
 from remediator.policy import Policy
+from remediator.redact import redact
 from remediator.service.journal import Incident, Journal
 from remediator.service.payloads import AlertmanagerWebhook, ArgoCDNotification, alert_targets, first_error
 from remediator.service.runner import Runner
@@ -43,6 +50,9 @@ class Settings:
     max_body: int = 1024 * 1024
     poll_seconds: float = 0.05
     shutdown_grace: float = 30.0
+    max_depth: int = 32  # JSON nesting levels a hook body may have
+    request_timeout: float = 10.0  # seconds a connection has to deliver a complete request (head and body)
+    max_connections: int = 2048  # open connections; past it, the oldest one still owing its request is closed
 
 
 class Metrics:
@@ -56,6 +66,7 @@ class Metrics:
         self.diagnosed = Counter("remediator_incidents_diagnosed", "Incidents diagnosed", registry=r)
         self.prs = Counter("remediator_pull_requests", "Pull requests by action", ["action"], registry=r)
         self.failures = Counter("remediator_failures", "Failed runs by stage", ["stage"], registry=r)
+        self.deferred = Counter("remediator_runs_deferred", "Runs re-queued at the code host's Retry-After", registry=r)
         self.rejected = Counter("remediator_requests_rejected", "Requests refused", ["reason"], registry=r)
         self.stage = Histogram("remediator_stage_seconds", "Stage durations", ["stage"], registry=r)
         self.depth = Gauge("remediator_queue_depth", "Incidents waiting", registry=r)
@@ -91,6 +102,12 @@ def create_app(
             stage_now["stage"] = name
             journal.stage(inc.id, name)
 
+        def fail(e: Exception) -> None:
+            metrics.failures.labels(stage_now["stage"]).inc()
+            msg = redact(str(e) if isinstance(e, RemediatorError) else f"{type(e).__name__}: {e}")[:500]
+            journal.finish(inc.id, "failed", "error", msg)
+            log.error("run failed at %s: %s", stage_now["stage"], msg, extra=extra)
+
         try:
             res = await asyncio.to_thread(runner.run, inc.app, inc.payload, stage)
             for k, v in res.durations.items():
@@ -101,11 +118,16 @@ def create_app(
                 metrics.prs.labels(res.outcome).inc()
             journal.finish(inc.id, res.state, res.outcome, res.message, res.pr_url, res.cause)
             log.info("%s: %s", res.outcome, res.message, extra=extra)
+        except TemporaryError as e:
+            if e.retry_after is None:
+                fail(e)
+            else:  # the code host said when to come back: the incident waits in the journal, no worker does
+                metrics.deferred.inc()
+                reason = f"deferred at {stage_now['stage']}: asked to retry after {e.retry_after:.0f}s ({e})"
+                due = journal.requeue(inc.id, e.retry_after, reason)
+                log.warning("%s; due %s", reason, time.strftime("%H:%M:%SZ", time.gmtime(due)), extra=extra)
         except Exception as e:  # a run that fails is journaled; the service keeps serving
-            metrics.failures.labels(stage_now["stage"]).inc()
-            msg = str(e) if isinstance(e, RemediatorError) else f"{type(e).__name__}: {e}"
-            journal.finish(inc.id, "failed", "error", msg[:500])
-            log.error("run failed at %s: %s", stage_now["stage"], msg[:500], extra=extra)
+            fail(e)
         finally:
             state["busy"].discard(inc.app)
             metrics.running.dec()
@@ -124,9 +146,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        recovered = journal.recover()
+        recovered, parked = journal.recover(policy.service.max_attempts)
         if recovered:
             log.info("resumed %d incident(s) that were in flight", recovered)
+        if parked:
+            log.error(
+                "parked %d incident(s) as failed: the process died during %d runs of each",
+                parked,
+                policy.service.max_attempts,
+            )
         disp = asyncio.create_task(dispatcher())
         stop_watch = threading.Event()
         if watcher is not None:
@@ -164,15 +192,24 @@ def create_app(
         if declared and declared.isdigit() and int(declared) > settings.max_body:
             raise _Reject(413, f"body: larger than {settings.max_body} bytes")
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > settings.max_body:
-                raise _Reject(413, f"body: larger than {settings.max_body} bytes")
-            chunks.append(chunk)
         try:
-            return json.loads(b"".join(chunks) or b"null")
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > settings.max_body:
+                    raise _Reject(413, f"body: larger than {settings.max_body} bytes")
+                chunks.append(chunk)
+        except ClientDisconnect:  # the client left (or was cut off by the request timeout)
+            raise _Reject(400, "body: the client disconnected before sending it all") from None
+        too_deep = _Reject(400, f"body: JSON nested deeper than {settings.max_depth} levels")
+        try:
+            data = json.loads(b"".join(chunks) or b"null")
+        except RecursionError:
+            raise too_deep from None
         except ValueError as e:
             raise _Reject(400, f"body: not valid JSON ({str(e).splitlines()[0]})") from None
+        if _depth(data, settings.max_depth) > settings.max_depth:
+            raise too_deep
+        return data
 
     async def guarded(request: Request, source: str) -> Any:
         if not authorized(request):
@@ -229,11 +266,14 @@ def create_app(
                 app_name = label_app
             if app_name is None:
                 iid = journal.refuse(
-                    "", "alertmanager", alert.model_dump(), "no Argo CD application owns the alert's resources"
+                    "",
+                    "alertmanager",
+                    {"alert": alert.journaled()},
+                    "no Argo CD application owns the alert's resources",
                 )
                 results.append({"incident": iid, "refused": "no Argo CD application owns the alert's resources"})
                 continue
-            results.append(accept(app_name, "alertmanager", {"alert": alert.model_dump()}))
+            results.append(accept(app_name, "alertmanager", {"alert": alert.journaled()}))
         return JSONResponse({"results": results}, status_code=202)
 
     @app.get("/healthz")
@@ -255,6 +295,20 @@ def create_app(
     app.state.journal = journal
     app.state.metrics = metrics
     return app
+
+
+def _depth(data: Any, limit: int) -> int:
+    """How deeply ``data`` nests (a scalar is 0), counted without recursion; stops past ``limit``."""
+    deepest, todo = 0, [(data, 0)]
+    while todo:
+        node, d = todo.pop()
+        if isinstance(node, dict | list):
+            d += 1
+            deepest = max(deepest, d)
+            if deepest > limit:
+                break
+            todo.extend((v, d) for v in (node.values() if isinstance(node, dict) else node))
+    return deepest
 
 
 def _validated(model: type[M], data: Any) -> M:
@@ -280,13 +334,13 @@ class JsonFormatter(logging.Formatter):
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         for key in ("app", "incident"):
             if hasattr(record, key):
                 out[key] = getattr(record, key)
         if record.exc_info:
-            out["error"] = self.formatException(record.exc_info).splitlines()[-1]
+            out["error"] = redact(self.formatException(record.exc_info).splitlines()[-1])
         return json.dumps(out)
 
 
@@ -300,3 +354,92 @@ def configure_logging(level: str = "INFO") -> None:
     with contextlib.suppress(Exception):
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
             logging.getLogger(name).handlers[:] = [handler]
+
+
+# --- the HTTP server: a deadline for each request (slow-loris) ------------------------------------
+
+
+_TIMED_OUT = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+    b"content-length: 29\r\n\r\nrequest not complete in time\n"
+)
+
+
+class DeadlineH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline uvicorn lacks: a connection must deliver a complete
+    request (head and body) within ``request_timeout`` seconds of opening, or of its previous
+    response, else it gets a 408 (when nothing was answered yet) and is closed. ``timeout_keep_alive``
+    only covers idle connections after a response and is reset by every byte received, so a client
+    trickling a request line, or sending nothing at all, would otherwise hold its connection forever.
+    Past ``max_connections`` open connections, the oldest connection still owing its request is
+    closed to make room (a flood of slow connections cannot lock out a client that speaks promptly)."""
+
+    request_timeout = 10.0
+    max_connections = 2048
+    _deadline: asyncio.TimerHandle | None = None
+    _opened = 0.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._opened = time.monotonic()
+        if len(self.connections) > self.max_connections:
+            waiting = [c for c in self.connections if isinstance(c, DeadlineH11Protocol) and c._deadline is not None]
+            victim = min(waiting, key=lambda c: c._opened, default=None)
+            if victim is not None:
+                victim._expired()
+            else:  # every connection is busy with a complete request: refuse the new one
+                transport.close()
+                return
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        """Start the deadline while a request is awaited or arriving; stop it once it has arrived."""
+        if self.transport.is_closing() or self.conn.their_state not in (h11.IDLE, h11.SEND_BODY):
+            self._disarm()
+        elif self._deadline is None:
+            self._deadline = self.loop.call_later(self.request_timeout, self._expired)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self) -> None:
+        self._disarm()
+        if self.transport.is_closing():
+            return
+        if self.conn.our_state is h11.IDLE and self.conn.their_state is h11.IDLE:  # no request head yet
+            self.transport.write(_TIMED_OUT)
+        self.transport.close()
+
+
+def server_config(app: FastAPI, host: str, port: int, settings: Settings, **extra: Any) -> uvicorn.Config:
+    """The uvicorn configuration ``remediator serve`` runs with (and the tests use)."""
+    protocol = type(
+        "RemediatorHTTP",
+        (DeadlineH11Protocol,),
+        {"request_timeout": settings.request_timeout, "max_connections": settings.max_connections},
+    )
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=protocol,
+        log_config=None,
+        access_log=False,
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=16 * 1024,  # request line and headers
+        **extra,
+    )

@@ -1,7 +1,10 @@
 """The durable journal of incidents (SQLite): what arrived, where each run is, what it produced.
 
 A restart - even after ``kill -9`` mid-run - re-queues the runs that were in flight; the PR flow
-is idempotent (the open PR is found by its marker), so a re-run never opens a second PR.
+is idempotent (the open PR is found by its marker), so a re-run never opens a second PR. An
+incident during which the process died ``max_attempts`` times (it kills the process: OOM, crash) is
+parked as failed instead of being re-run at every start. What is stored is redacted
+(``remediator.redact``): credentials in URLs and secret-shaped strings never reach the file.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from remediator.errors import InputError
+from remediator.redact import redact
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
@@ -31,7 +37,8 @@ CREATE TABLE IF NOT EXISTS incidents (
     outcome TEXT NOT NULL DEFAULT '',
     message TEXT NOT NULL DEFAULT '',
     pr_url TEXT NOT NULL DEFAULT '',
-    cause TEXT NOT NULL DEFAULT ''
+    cause TEXT NOT NULL DEFAULT '',
+    crashes INTEGER NOT NULL DEFAULT 0  -- runs during which the process died
 );
 CREATE INDEX IF NOT EXISTS incidents_app_state ON incidents(app, state);
 CREATE INDEX IF NOT EXISTS incidents_state_due ON incidents(state, due);
@@ -59,17 +66,46 @@ class Incident:
     outcome: str
     message: str
     pr_url: str
+    crashes: int = 0
+
+
+COLUMNS = (
+    "id, app, source, payload, state, stage, received, due, updated, runs, deduplicated, outcome, message, "
+    "pr_url, cause, crashes"
+)
+PLAIN_KEYS = frozenset({"app", "namespace", "revision"})  # validated names and ids: stored as they are
+MAX_RETRY_AFTER = 24 * 3600.0  # a code host asking for more is not believed
+
+
+def scrub(value: Any, key: str = "") -> Any:
+    """``value`` with every string redacted (URL credentials, tokens), except validated names."""
+    if isinstance(value, str):
+        return value if key in PLAIN_KEYS else redact(value)
+    if isinstance(value, dict):
+        return {k: scrub(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value
 
 
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        try:
+            if path.is_dir():
+                raise IsADirectoryError("it is a directory")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+            cols = {r[1] for r in self._db.execute("PRAGMA table_info(incidents)")}
+            if "crashes" not in cols:  # a journal from before the crash count
+                self._db.execute("ALTER TABLE incidents ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0")
+        except (OSError, sqlite3.Error) as e:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
+            raise InputError(f"journal {path}: cannot open or create it as an SQLite database ({why})") from None
 
     def close(self) -> None:
         with self._lock:
@@ -78,29 +114,61 @@ class Journal:
     def _row(self, r: tuple[Any, ...]) -> Incident:
         return Incident(
             id=r[0], app=r[1], source=r[2], payload=json.loads(r[3]), state=r[4], stage=r[5], received=r[6],
-            due=r[7], runs=r[9], deduplicated=r[10], outcome=r[11], message=r[12], pr_url=r[13],
+            due=r[7], runs=r[9], deduplicated=r[10], outcome=r[11], message=r[12], pr_url=r[13], crashes=r[15],
         )  # fmt: skip
 
-    def recover(self) -> int:
-        """Runs that were in flight when the process died go back to the queue."""
+    def recover(self, max_attempts: int = 3) -> tuple[int, int]:
+        """Runs that were in flight when the process died go back to the queue, unless the process
+        has now died during ``max_attempts`` runs of that incident: then it is parked as failed (an
+        incident that kills the process is not re-run at every start). Returns (resumed, parked)."""
+        now = time.time()
         with self._lock:
-            cur = self._db.execute("UPDATE incidents SET state='queued', stage='recovered' WHERE state='running'")
-            return cur.rowcount
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("UPDATE incidents SET crashes=crashes+1, updated=? WHERE state='running'", (now,))
+                parked = self._db.execute(
+                    "UPDATE incidents SET state='failed', stage='parked', outcome='parked', message="
+                    "'the process died during ' || crashes || ' runs of this incident; parked (not re-run: "
+                    "a person should look)' WHERE state='running' AND crashes>=?",
+                    (max_attempts,),
+                ).rowcount
+                resumed = self._db.execute(
+                    "UPDATE incidents SET state='queued', stage='recovered' WHERE state='running'"
+                ).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return resumed, parked
+
+    def requeue(self, iid: str, after: float, reason: str) -> float:
+        """Put a run that was told to come back later (``Retry-After``) back in the queue, due in
+        ``after`` seconds (at most a day); the reason is journaled. Returns the due time."""
+        now = time.time()
+        due = now + min(max(after, 0.0), MAX_RETRY_AFTER)
+        with self._lock:
+            self._db.execute(
+                "UPDATE incidents SET state='queued', stage='waiting', outcome='retry', message=?, due=?, updated=? "
+                "WHERE id=?",
+                (redact(reason)[:2000], due, now, iid),
+            )
+        return due
 
     def submit(self, app: str, source: str, payload: dict[str, Any], settle: float) -> tuple[str, bool]:
         """Queue an incident, or fold it into the app's incident still waiting (latest state wins).
         Returns (incident id, deduplicated)."""
         now = time.time()
-        body = json.dumps(payload)
+        body = json.dumps(scrub(payload))
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 row = self._db.execute(
                     "SELECT id FROM incidents WHERE app=? AND state='queued' ORDER BY received LIMIT 1", (app,)
                 ).fetchone()
-                if row:
+                if row:  # the debounce moves the due time later, never earlier (a Retry-After stands)
                     self._db.execute(
-                        "UPDATE incidents SET payload=?, source=?, due=?, updated=?, deduplicated=deduplicated+1 WHERE id=?",
+                        "UPDATE incidents SET payload=?, source=?, due=MAX(due, ?), updated=?, "
+                        "deduplicated=deduplicated+1 WHERE id=?",
                         (body, source, now + settle, now, row[0]),
                     )
                     self._db.execute("COMMIT")
@@ -123,7 +191,19 @@ class Journal:
             self._db.execute(
                 "INSERT INTO incidents (id, app, source, payload, state, stage, received, due, updated, outcome, message) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (iid, app, source, json.dumps(payload), "refused", "received", now, now, now, "refused", reason),
+                (
+                    iid,
+                    app,
+                    source,
+                    json.dumps(scrub(payload)),
+                    "refused",
+                    "received",
+                    now,
+                    now,
+                    now,
+                    "refused",
+                    redact(reason),
+                ),
             )
         return iid
 
@@ -133,7 +213,8 @@ class Journal:
         out: list[Incident] = []
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM incidents WHERE state='queued' AND due<=? ORDER BY due LIMIT ?", (now, limit * 4 + 16)
+                f"SELECT {COLUMNS} FROM incidents WHERE state='queued' AND due<=? ORDER BY due LIMIT ?",
+                (now, limit * 4 + 16),
             ).fetchall()
             for r in rows:
                 if len(out) >= limit:
@@ -156,7 +237,7 @@ class Journal:
         with self._lock:
             self._db.execute(
                 "UPDATE incidents SET state=?, stage='finished', outcome=?, message=?, pr_url=?, cause=?, updated=? WHERE id=?",
-                (state, outcome, message[:2000], pr_url, cause, time.time(), iid),
+                (state, outcome, redact(message)[:2000], redact(pr_url), cause, time.time(), iid),
             )
 
     def count_pr(self, app: str, cause: str) -> int:
@@ -180,12 +261,12 @@ class Journal:
 
     def get(self, iid: str) -> Incident | None:
         with self._lock:
-            r = self._db.execute("SELECT * FROM incidents WHERE id=?", (iid,)).fetchone()
+            r = self._db.execute(f"SELECT {COLUMNS} FROM incidents WHERE id=?", (iid,)).fetchone()
         return self._row(r) if r else None
 
     def all(self) -> list[Incident]:
         with self._lock:
-            rows = self._db.execute("SELECT * FROM incidents ORDER BY received").fetchall()
+            rows = self._db.execute(f"SELECT {COLUMNS} FROM incidents ORDER BY received").fetchall()
         return [self._row(r) for r in rows]
 
     def ping(self) -> bool:

@@ -1,4 +1,7 @@
-"""Webhook payloads, validated at the boundary: our Argo CD notifications template and Alertmanager v4."""
+"""Webhook payloads, validated at the boundary: our Argo CD notifications template and Alertmanager v4.
+
+Every pattern is matched against the WHOLE string (``fullmatch``): with ``re.match`` and ``$`` a
+trailing newline passes (``"shop-a\n"`` would be another app). No string may hold control characters."""
 
 from __future__ import annotations
 
@@ -8,13 +11,25 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-REPO_URL = re.compile(r"^(https?://[^\s]+|ssh://[^\s]+|git@[\w.-]+:[^\s]+)$")
+DNS1123 = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+REPO_URL = re.compile(r"(https?://\S+|ssh://\S+|git@[\w.-]+:\S+)")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _name(v: str | None) -> str | None:
-    if v is not None and not DNS1123.match(v):
+    if v is not None and not DNS1123.fullmatch(v):
         raise ValueError("must be a Kubernetes name (lowercase letters, digits, '-' and '.')")
+    return v
+
+
+def _printable(v: Any) -> Any:
+    """Strings without control characters (newlines, escapes), in any container."""
+    if isinstance(v, str) and CONTROL.search(v):
+        raise ValueError("must not contain control characters (newline, tab, escape...)")
+    if isinstance(v, dict):
+        for k, x in v.items():
+            _printable(k)
+            _printable(x)
     return v
 
 
@@ -25,10 +40,12 @@ class Source(BaseModel):
     targetRevision: str | None = None
     chart: str | None = None
 
+    _plain = field_validator("*")(_printable)
+
     @field_validator("repoURL")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
-        if v and not REPO_URL.match(v):
+        if v and not REPO_URL.fullmatch(v):
             raise ValueError("must be an http(s) or ssh Git URL")
         return v
 
@@ -54,16 +71,38 @@ class ArgoCDNotification(BaseModel):
     revision: str | None = None
     argocdUrl: str | None = None
 
+    _plain = field_validator("*")(_printable)
     _names = field_validator("app", "namespace")(_name)
 
 
 class Alert(BaseModel):
+    """One alert; its annotations and generatorURL are not kept (free text, URLs: nothing the flow uses)."""
+
     model_config = ConfigDict(extra="ignore")
     status: Literal["firing", "resolved"] = "firing"
     labels: dict[str, str] = {}
-    annotations: dict[str, str] = {}
     startsAt: str | None = None
     fingerprint: str | None = None
+
+    _plain = field_validator("startsAt", "fingerprint")(_printable)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
+        """Labels with control characters are dropped, not refused: one odd label of one alert must
+        not make Alertmanager retry the whole group forever, and no such value is used or stored."""
+        return {k: x for k, x in v.items() if not CONTROL.search(k) and not CONTROL.search(x)}
+
+    def journaled(self) -> dict[str, Any]:
+        """What the journal keeps: status, the labels used to find the app (and the alert's name),
+        startsAt and fingerprint."""
+        keep = {key for key, _ in WORKLOAD_LABELS} | MAPPING_LABELS
+        return {
+            "status": self.status,
+            "labels": {k: v for k, v in self.labels.items() if k in keep},
+            "startsAt": self.startsAt,
+            "fingerprint": self.fingerprint,
+        }
 
 
 class AlertmanagerWebhook(BaseModel):
@@ -84,6 +123,9 @@ class AlertmanagerWebhook(BaseModel):
         return v
 
 
+MAPPING_LABELS = frozenset(
+    {"alertname", "namespace", "exported_namespace", "argocd_application", "app_kubernetes_io_instance"}
+)
 WORKLOAD_LABELS = (
     ("deployment", "Deployment"),
     ("statefulset", "StatefulSet"),
@@ -109,11 +151,11 @@ def alert_targets(a: Alert) -> list[tuple[str, str, str]]:
             continue
         out.append((kind, ns, v))
         if kind == "Pod":
-            m = re.match(r"^(.*?)-[a-z0-9]{6,10}-[a-z0-9]{5}$", v) or re.match(r"^(.*?)-[a-z0-9]{5}$", v)
+            m = re.fullmatch(r"(.*?)-[a-z0-9]{6,10}-[a-z0-9]{5}", v) or re.fullmatch(r"(.*?)-[a-z0-9]{5}", v)
             if m:
                 out.append(("Deployment", ns, m.group(1)))
                 out.append(("DaemonSet", ns, m.group(1)))
-            m = re.match(r"^(.*)-\d+$", v)
+            m = re.fullmatch(r"(.*)-\d+", v)
             if m:
                 out.append(("StatefulSet", ns, m.group(1)))
     return out

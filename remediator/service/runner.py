@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -87,6 +90,25 @@ class FlowRunner:
         self.max_prs = max_prs_per_cause
         self.repo_url_override = repo_url_override
         self._apps: tuple[float, list[Obj]] = (0.0, [])
+        self._repo_locks: dict[Path, threading.Lock] = {}
+        self._repo_locks_guard = threading.Lock()
+
+    @contextmanager
+    def repository(self, path: Path) -> Iterator[None]:
+        """One run at a time per clone: the apps of a monorepo share one working tree (sync, branch,
+        edit, commit, push must not interleave). A thread lock for this process's workers, and an
+        ``flock`` on ``<clone>.lock`` for other processes sharing the cache (a CLI ``fix``, a second
+        replica)."""
+        with self._repo_locks_guard:
+            lock = self._repo_locks.setdefault(path, threading.Lock())
+        with lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path.with_name(path.name + ".lock"), "a") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
 
     def applications(self) -> list[Obj]:
         if time.time() - self._apps[0] > 30:
@@ -132,15 +154,17 @@ class FlowRunner:
         t = time.perf_counter()
         stage("propose")
         why = (expl.text, expl.source) if expl is not None else None
-        out = propose(
-            d,
-            ev,
-            self.policy,
-            self.provider_for(url),
-            Checkout(url, self.cache, self.token),
-            src.get("targetRevision"),
-            why,
-        )
+        checkout = Checkout(url, self.cache, self.token)
+        with self.repository(checkout.path):
+            out = propose(
+                d,
+                ev,
+                self.policy,
+                self.provider_for(url),
+                checkout,
+                src.get("targetRevision"),
+                why,
+            )
         durations["propose"] = time.perf_counter() - t
         if out.action == "opened":
             self.journal.count_pr(app, cause)

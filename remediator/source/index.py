@@ -20,25 +20,14 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-import yaml
-
 from remediator.evidence.relations import dig
 from remediator.evidence.store import CLUSTER_SCOPED
 from remediator.model import ObjectRef
+from remediator.yamlload import LoadError, load_all
 
 MAX_BYTES = 5 * 1024 * 1024
 KUSTOMIZATION = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _YAML_EXT = (".yaml", ".yml", ".json")
-
-
-class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
-    pass
-
-
-_Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 @dataclass(frozen=True)
@@ -131,15 +120,9 @@ def load_docs(path: Path, rel: str) -> list[Any]:
     if "{{" in text:
         raise ValueError(f"{rel}: a Helm template, not plain YAML")
     try:
-        if rel.endswith(".json"):
-            import json
-
-            return [json.loads(text)]
-        return list(yaml.load_all(text, Loader=_Loader))
-    except (yaml.YAMLError, ValueError) as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ValueError(f"{rel}:{line} invalid YAML: {getattr(e, 'problem', None) or e}") from e
+        return load_all(text, rel)
+    except LoadError as e:  # a bomb, too many documents, too deep, or malformed: the file is skipped
+        raise ValueError(str(e)) from None
 
 
 def _objects_of(doc: Any) -> list[dict[str, Any]]:
@@ -279,7 +262,8 @@ class SourceIndex:
             return [self.source("", default_ns)]
         ns = str(dig(app, "spec", "destination", "namespace") or default_ns)
         release = str(dig(app, "metadata", "name") or "")
-        srcs = [dig(app, "spec", "source")] if dig(app, "spec", "source") else list(dig(app, "spec", "sources") or [])
+        one, many = dig(app, "spec", "source"), dig(app, "spec", "sources")
+        srcs = [one] if one else many if isinstance(many, list) else []
         out = []
         for s in srcs:
             if not isinstance(s, dict) or (s.get("chart") and not s.get("path")):
@@ -290,7 +274,7 @@ class SourceIndex:
     def source(
         self, path: str, namespace: str = "", spec: dict[str, Any] | None = None, release: str = ""
     ) -> AppSource:
-        spec = spec or {}
+        spec = _map(spec)
         key = (path, namespace, repr(spec))
         if key in self._cache:
             return self._cache[key]
@@ -307,8 +291,10 @@ class SourceIndex:
                 src.objects = self._kustomize(root, namespace, src.errors, set())
             except ValueError as e:
                 src.errors.append(str(e))
+            except OSError as e:
+                src.errors.append(f"{path or '.'}: cannot read: {e.strerror or e}")
         else:
-            src = self._directory(path, namespace, spec.get("directory") or {})
+            src = self._directory(path, namespace, _map(spec.get("directory")))
         src.spec = spec
         self._cache[key] = src
         return src
@@ -375,14 +361,14 @@ class SourceIndex:
                 raise ValueError(f"{krel}: {what} {entry!r} does not exist")
             return p
 
-        for entry in [*(kd.get("resources") or []), *(kd.get("bases") or [])]:
-            p = resolve(str(entry), "resource")
+        for entry in [*_paths(kd, "resources", krel), *_paths(kd, "bases", krel)]:
+            p = resolve(entry, "resource")
             if p.is_dir():
                 objs += self._kustomize(p, "", errors, seen)
             else:
                 objs += self.objects_in(p, self.rel(p), "")
         for gen_key, gkind in (("configMapGenerator", "ConfigMap"), ("secretGenerator", "Secret")):
-            for g in kd.get(gen_key) or []:
+            for g in _seq(kd, gen_key, krel):
                 if isinstance(g, dict) and g.get("name"):
                     hashed = not (
                         dig(g, "options", "disableNameSuffixHash")
@@ -396,15 +382,15 @@ class SourceIndex:
             o.layers.append(layer)
             o.names[layer] = o.ref.name
         patches = self._patches(folder, krel, kd, layer)
-        for c in kd.get("components") or []:
-            cp = resolve(str(c), "component")
+        for c in _paths(kd, "components", krel):
+            cp = resolve(c, "component")
             cfile = self.kustomization_file(cp)
             if cfile is None:
                 raise ValueError(f"{krel}: component {c!r} has no kustomization.yaml")
             cdocs = load_docs(cfile, self.rel(cfile))
             cd: dict[str, Any] = cdocs[0] if cdocs and isinstance(cdocs[0], dict) else {}
-            for entry in cd.get("resources") or []:
-                p = cp / str(entry)
+            for entry in _paths(cd, "resources", self.rel(cfile)):
+                p = cp / entry
                 if p.is_file():
                     for o in self.objects_in(p, self.rel(p), ""):
                         o.layers.append(layer)
@@ -418,8 +404,8 @@ class SourceIndex:
                     o.patches.append(pt)
         ns = str(kd.get("namespace") or "")
         prefix, suffix = str(kd.get("namePrefix") or ""), str(kd.get("nameSuffix") or "")
-        images = [img for img in kd.get("images") or [] if isinstance(img, dict)]
-        replicas = {str(r.get("name")): r.get("count") for r in kd.get("replicas") or [] if isinstance(r, dict)}
+        images = [img for img in _seq(kd, "images", krel) if isinstance(img, dict)]
+        replicas = {str(r.get("name")): r.get("count") for r in _seq(kd, "replicas", krel) if isinstance(r, dict)}
         for o in objs:
             name = o.names[layer]
             if images and o.ref.kind not in CLUSTER_SCOPED:
@@ -440,9 +426,9 @@ class SourceIndex:
 
     def _patches(self, folder: Path, krel: str, kd: dict[str, Any], layer: str) -> list[Patch]:
         out: list[Patch] = []
-        entries: list[tuple[Any, str]] = [(p, "patches") for p in kd.get("patches") or []]
-        entries += [(p, "patchesStrategicMerge") for p in kd.get("patchesStrategicMerge") or []]
-        entries += [(p, "patchesJson6902") for p in kd.get("patchesJson6902") or []]
+        entries: list[tuple[Any, str]] = [
+            (p, key) for key in ("patches", "patchesStrategicMerge", "patchesJson6902") for p in _seq(kd, key, krel)
+        ]
         for entry, key in entries:
             target: dict[str, Any] = {}
             path: str | None = None
@@ -453,8 +439,8 @@ class SourceIndex:
                 else:
                     inline = entry
             elif isinstance(entry, dict):
-                target = dict(entry.get("target") or {})
-                path = entry.get("path")
+                target = dict(_map(entry.get("target")))
+                path = entry.get("path") if isinstance(entry.get("path"), str) else None
                 inline = entry.get("patch")
             if path is not None:
                 p = folder / str(path)
@@ -466,9 +452,9 @@ class SourceIndex:
                     out.append(Patch(kind, layer, DocRef(rel, i), target, doc))
             elif isinstance(inline, str):
                 try:
-                    docs = list(yaml.load_all(inline, Loader=_Loader))
-                except yaml.YAMLError as e:
-                    raise ValueError(f"{krel}: inline patch is not valid YAML") from e
+                    docs = load_all(inline, f"{krel}: inline patch", as_json=False)
+                except LoadError as e:
+                    raise ValueError(str(e)) from None
                 for doc in docs:
                     out.append(Patch("json6902" if isinstance(doc, list) else "smp", layer, None, target, doc))
         return out
@@ -487,13 +473,15 @@ class SourceIndex:
                         except (ValueError, OSError):
                             continue
                         kd = docs[0] if docs and isinstance(docs[0], dict) else {}
-                        for entry in [
-                            *(kd.get("resources") or []),
-                            *(kd.get("bases") or []),
-                            *(kd.get("components") or []),
-                        ]:
-                            p = folder / str(entry)
-                            if p.is_dir() and _within(self.repo, p):
+                        for key in ("resources", "bases", "components"):
+                            entries = kd.get(key)
+                            for entry in entries if isinstance(entries, list) else []:
+                                p = folder / str(entry)
+                                try:
+                                    if not (p.is_dir() and _within(self.repo, p)):
+                                        continue
+                                except (ValueError, OSError):  # a NUL byte, a name too long
+                                    continue
                                 users.setdefault(self.rel(p), []).append(self.rel(folder))
                         break
             self._kustomizations = users
@@ -502,9 +490,11 @@ class SourceIndex:
     # --- helm --------------------------------------------------------------
 
     def _helm(self, path: str, namespace: str, spec: dict[str, Any], release: str) -> AppSource:
-        h = spec.get("helm") or {}
+        h = _map(spec.get("helm"))
         src = AppSource("helm", path, namespace=namespace, release=str(h.get("releaseName") or release or "release"))
-        files = [str(v) for v in h.get("valueFiles") or []] or ["values.yaml"]
+        value_files = h.get("valueFiles")
+        files = [str(v) for v in value_files if v] if isinstance(value_files, list) else []
+        files = files or ["values.yaml"]
         root = self.repo / path
         for f in files:
             p = root / f
@@ -516,9 +506,40 @@ class SourceIndex:
                 src.values_files.append(self.rel(p))
             elif not h.get("ignoreMissingValueFiles"):
                 src.errors.append(f"{path}: values file {f!r} does not exist")
-        src.helm_parameters = [p for p in h.get("parameters") or [] if isinstance(p, dict)]
+        params = h.get("parameters")
+        src.helm_parameters = [p for p in params if isinstance(p, dict)] if isinstance(params, list) else []
         src.helm_inline_values = bool(h.get("values") or h.get("valuesObject"))
         return src
+
+
+def _map(value: Any) -> dict[str, Any]:
+    """A mapping field of evidence (the Application's source): anything else counts as absent."""
+    return value if isinstance(value, dict) else {}
+
+
+def _seq(d: dict[str, Any], key: str, where: str) -> list[Any]:
+    """A list field of a kustomization; another type is the file's error, naming the field."""
+    value = d.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: {key} must be a list, not {_type_name(value)}")
+    return value
+
+
+def _paths(d: dict[str, Any], key: str, where: str) -> list[str]:
+    """A list of relative paths or URLs of a kustomization (resources, bases, components)."""
+    out = []
+    for i, entry in enumerate(_seq(d, key, where)):
+        if not isinstance(entry, str) or not entry.strip() or "\0" in entry:
+            raise ValueError(f"{where}: {key}[{i}] must be a path, not {_type_name(entry)}")
+        out.append(entry)
+    return out
+
+
+def _type_name(value: Any) -> str:
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 def _copy(obj: Any) -> Any:
@@ -540,17 +561,27 @@ def _targets(p: Patch, o: Origin) -> bool:
         return False
     if t.get("name"):
         pat = str(t["name"])
-        if not (pat == name or pat == o.ref.name or re.fullmatch(pat, name)):
+        if not (pat == name or pat == o.ref.name or _fullmatch(pat, name)):
             return False
     if t.get("namespace") and t["namespace"] != o.ref.namespace:
         return False
     if t.get("labelSelector"):
-        labels = dig(o.data, "metadata", "labels") or {}
+        labels = _map(dig(o.data, "metadata", "labels"))
         for part in str(t["labelSelector"]).split(","):
             k, _, v = part.partition("=")
             if labels.get(k.strip()) != v.strip():
                 return False
     return True
+
+
+def _fullmatch(pattern: str, name: str) -> bool:
+    """A patch target's name as kustomize reads it (a regular expression); an invalid one matches nothing."""
+    if len(pattern) > 253:  # longer than any object name: not worth compiling
+        return False
+    try:
+        return re.fullmatch(pattern, name) is not None
+    except re.error:
+        return False
 
 
 def smp_merge(base: Any, patch: Any) -> Any:

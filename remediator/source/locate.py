@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
 from remediator.model import ObjectRef
 from remediator.policy import Policy
 from remediator.source.index import AppSource, Origin, Patch, SourceIndex, pointer
 from remediator.source.yamlfile import EditError, FieldPath, YamlFile, dump_block, path_str, plain, step
+from remediator.yamlload import LoadError, load_one
 
 
 class Refused(Exception):
@@ -341,12 +340,13 @@ def _helm(
     if role == "image" and current is not None and ":" in str(current).rsplit("/", 1)[-1]:
         tag = str(current).rsplit(":", 1)[1]
         wanted.add(tag)
-    h = (src.spec or {}).get("helm") or {}
+    h = (src.spec or {}).get("helm")
+    h = h if isinstance(h, dict) else {}
     inline = h.get("valuesObject")
     if inline is None and isinstance(h.get("values"), str):
         try:
-            inline = yaml.safe_load(h["values"])
-        except yaml.YAMLError:
+            inline = load_one(h["values"], "helm.values", as_json=False)
+        except LoadError:
             inline = None
     if isinstance(inline, dict) and any(str(leaf) in wanted for _, leaf in _leaves(inline)):
         raise Refused(

@@ -11,9 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from remediator.source.index import SourceIndex
+from remediator.yamlload import LoadError, load_all, load_one
 
 TIMEOUT_S = 60
 
@@ -58,18 +57,20 @@ def render(
         kubectl = find_tool("kubectl")
         if kubectl:
             out = _run([kubectl, "kustomize", str(folder)], repo)
-            return [d for d in yaml.safe_load_all(out) if isinstance(d, dict)], "kubectl kustomize"
+            return _objects(out, "kubectl kustomize output"), "kubectl kustomize"
     if kind == "helm":
         helm = find_tool("helm")
         if helm:
-            h = (spec or {}).get("helm") or {}
+            h = (spec or {}).get("helm")
+            h = h if isinstance(h, dict) else {}
+            value_files = h.get("valueFiles")
             cmd = [helm, "template", release or "release", str(folder)]
-            for vf in h.get("valueFiles") or []:
+            for vf in value_files if isinstance(value_files, list) else []:
                 cmd += ["-f", str(folder / str(vf))]
             if namespace:
                 cmd += ["--namespace", namespace]
             out = _run(cmd, repo)
-            return [d for d in yaml.safe_load_all(out) if isinstance(d, dict)], "helm template"
+            return _objects(out, "helm template output"), "helm template"
         try:
             if builtin_only():
                 raise ImportError
@@ -85,6 +86,21 @@ def render(
     return [o.data for o in src.objects], "remediator (built-in resolution)"
 
 
+def _objects(text: str, name: str) -> list[dict[str, Any]]:
+    """The objects of a renderer's output, read with the project's bounded loader."""
+    try:
+        return [d for d in load_all(text, name, as_json=False) if isinstance(d, dict)]
+    except LoadError as e:
+        raise RenderError(str(e)) from None
+
+
+def _values(text: str, name: str) -> Any:
+    try:
+        return load_one(text, name, as_json=False)
+    except LoadError as e:
+        raise RenderError(str(e)) from None
+
+
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """Helm's merge of values: maps merge key by key, anything else is replaced."""
     out = dict(base)
@@ -95,23 +111,30 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def helm_values(folder: Path, spec: dict[str, Any]) -> dict[str, Any]:
     """The values an Argo CD Helm source passes: valueFiles in order, then values/valuesObject, then parameters."""
-    h = spec.get("helm") or {}
+    h: dict[str, Any] = spec["helm"] if isinstance(spec.get("helm"), dict) else {}
     values: dict[str, Any] = {}
-    for vf in h.get("valueFiles") or []:
+    value_files = h.get("valueFiles")
+    for vf in value_files if isinstance(value_files, list) else []:
         p = folder / str(vf)
         if p.is_file():
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+            loaded = _values(p.read_text(encoding="utf-8", errors="replace"), str(vf))
             if isinstance(loaded, dict):
                 values = deep_merge(values, loaded)
-    inline = h.get("valuesObject") or (yaml.safe_load(h["values"]) if isinstance(h.get("values"), str) else None)
+    inline = h.get("valuesObject") or (
+        _values(h["values"], "the Application's helm.values") if isinstance(h.get("values"), str) else None
+    )
     if isinstance(inline, dict):
         values = deep_merge(values, inline)
-    for prm in h.get("parameters") or []:
+    params = h.get("parameters")
+    for prm in params if isinstance(params, list) else []:
         if isinstance(prm, dict) and prm.get("name"):
             node = values
             keys = str(prm["name"]).split(".")
             for k in keys[:-1]:
-                node = node.setdefault(k, {})
+                child = node.get(k)
+                if not isinstance(child, dict):
+                    child = node[k] = {}
+                node = child
             node[keys[-1]] = prm.get("value")
     return values
 
@@ -128,5 +151,5 @@ def _render_sdk(helm: Any, folder: Path, spec: dict[str, Any], namespace: str, r
     for name, text in sorted(manifests.items()):
         if name.endswith("NOTES.txt"):
             continue
-        out += [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+        out += _objects(text, name)
     return out

@@ -26,6 +26,8 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.events import AliasEvent
 
+from remediator.yamlload import MAX_DOCUMENTS, check_bounds
+
 MAX_BYTES = 5 * 1024 * 1024
 Selector = dict[str, str]
 PathPart = str | int | Selector
@@ -92,17 +94,24 @@ class Document:
 
 
 def _parse(text: str, where: str) -> tuple[Any, bool]:
+    """One document with ruamel's round-trip loader, within the bounds of :mod:`remediator.yamlload`
+    (aliases expanding beyond a small budget, a node inside itself, deep nesting: refused)."""
     norm = text.replace("\r\n", "\n")
     y = _yaml()
     try:
         aliases = any(isinstance(e, AliasEvent) for e in y.parse(io.StringIO(norm)))
         data = y.load(norm)
+        problem = check_bounds([data], shared=aliases)
+    except RecursionError:
+        raise EditError(f"{where}: YAML nested too deeply to parse; not edited") from None
     except DuplicateKeyError as e:
         raise EditError(f"{where}: duplicate key: {str(e.problem or e).splitlines()[0]}") from e
     except YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
         raise EditError(f"{where}:{line} invalid YAML: {getattr(e, 'problem', None) or e}") from e
+    if problem:
+        raise EditError(f"{where}: {problem}; not edited")
     return data, aliases
 
 
@@ -126,6 +135,8 @@ class YamlFile:
             ):
                 segments.append([])
             segments[-1].append(ln)
+            if len(segments) > MAX_DOCUMENTS:
+                raise EditError(f"{path}: more than {MAX_DOCUMENTS} YAML documents; not edited")
         f = cls(path=path, original=text)
         line_no = 0
         for seg in segments:
@@ -333,7 +344,7 @@ def format_scalar(value: Any, like: str | None = None) -> str:
         return str(value)
     s = str(value)
     quote = like[0] if like and like[0] in "'\"" else ""
-    needs = not _PLAIN_SAFE.match(s) or bool(_RESOLVES.match(s)) or s.endswith(":") or ": " in s
+    needs = not _PLAIN_SAFE.fullmatch(s) or bool(_RESOLVES.fullmatch(s)) or s.endswith(":") or ": " in s
     if quote == "'" or (not quote and needs and '"' not in s and "\\" not in s):
         return "'" + s.replace("'", "''") + "'"
     if quote == '"' or needs:

@@ -1,13 +1,16 @@
-"""A FAKE GitHub REST server on 127.0.0.1 for PyGithub: the endpoints remediator uses (repository,
-pulls list/get/create/update, issue comments, labels, assignees, requested reviewers), real status
-codes and headers, a 422 for a duplicate PR, injectable failures (502, secondary rate limit 403 with
-Retry-After, 401), every request recorded, and anything else answered 404 and listed as unexpected."""
+"""A FAKE GitHub REST server on 127.0.0.1 for PyGithub: the endpoints remediator uses (the token's
+user, repository, pulls list/get/create/update, issue comments, labels, assignees, requested
+reviewers), real status codes and headers, a 422 for a duplicate PR, injectable failures (502,
+secondary rate limit 403 with Retry-After, 429, 401; optionally answered after the write was made),
+pulls and comments by other users and from forks, every request recorded, and anything else
+answered 404 and listed as unexpected."""
 
 from __future__ import annotations
 
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -36,25 +39,78 @@ class FakeRepo:
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Failure:
+    status: int
+    headers: dict[str, str]
+    body: Any
+    after: bool  # the request is carried out, then answered with the failure (a 502 after the write)
+    when: Callable[[dict[str, str]], bool] | None  # only requests whose query matches
+
+
 class FakeGitHub(LoopbackServer):
     prefix = "/api/v3"
 
     def __init__(
-        self, owner: str = "acme", name: str = "deploy", token: str = "ghp_faketoken1234567890abcdefghij0123456789"
+        self,
+        owner: str = "acme",
+        name: str = "deploy",
+        token: str = "ghp_faketoken1234567890abcdefghij0123456789",
+        login: str | None = "remediator-bot",
     ) -> None:
+        """``login``: the token's user, author of the pulls and comments it creates; None: an App
+        installation token, whose ``GET /user`` answers 403."""
         self.repo = FakeRepo(owner, name)
         self.token = token
+        self.login = login
         self.requests: list[Recorded] = []
         self.unexpected: list[str] = []
-        self.failures: dict[str, list[tuple[int, dict[str, str], Any]]] = {}
+        self.failures: dict[str, list[Failure]] = {}
         self.lock = threading.Lock()
         self._serve(self._handler())
 
     def fail(
-        self, key: str, status: int, headers: dict[str, str] | None = None, body: Any = None, times: int = 1
+        self,
+        key: str,
+        status: int,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        times: int = 1,
+        after: bool = False,
+        when: Callable[[dict[str, str]], bool] | None = None,
     ) -> None:
-        """Answer the next ``times`` requests matching ``key`` ("POST /repos/acme/deploy/pulls") with ``status``."""
-        self.failures.setdefault(key, []).extend([(status, headers or {}, body or {"message": "injected"})] * times)
+        """Answer the next ``times`` requests matching ``key`` ("POST /repos/acme/deploy/pulls") with ``status``;
+        ``after``: carry the request out first; ``when``: only requests whose query it accepts."""
+        f = Failure(status, headers or {}, body or {"message": "injected"}, after, when)
+        self.failures.setdefault(key, []).extend([f] * times)
+
+    def add_pull(
+        self,
+        head: str,
+        body: str,
+        title: str = "a pull request",
+        user: str = "someone",
+        head_repo: str | None = None,
+        base: str = "main",
+    ) -> dict[str, Any]:
+        """A pull request opened by ``user`` (from the fork ``head_repo`` when given)."""
+        p = {"number": len(self.repo.pulls) + 1, "state": "open", "title": title, "body": body, "head": head,
+             "base": base, "draft": False, "merged_at": None, "user": user, "head_repo": head_repo}  # fmt: skip
+        self.repo.pulls.append(p)
+        return p
+
+    def add_comment(self, number: int, body: str, user: str = "someone") -> None:
+        r = self.repo
+        c = {"id": 5000 + sum(len(v) for v in r.comments.values()), "body": body, "user": {"login": user},
+             "url": self.url + f"/repos/{r.owner}/{r.name}/issues/comments/1", "html_url": "https://github.example/c"}  # fmt: skip
+        r.comments.setdefault(number, []).append(c)
+
+    def _take_failure(self, key: str, query: dict[str, str]) -> Failure | None:
+        pending = self.failures.get(key) or []
+        for i, f in enumerate(pending):
+            if f.when is None or f.when(query):
+                return pending.pop(i)
+        return None
 
     # --- state helpers for tests ------------------------------------------------------
 
@@ -69,8 +125,15 @@ class FakeGitHub(LoopbackServer):
 
     # --- the server ---------------------------------------------------------------------
 
+    def _repo_json(self, full_name: str) -> dict[str, Any]:
+        owner, name = full_name.split("/", 1)
+        return {"id": abs(hash(full_name)) % 10**6, "name": name, "full_name": full_name,
+                "owner": {"login": owner, "id": 3, "type": "User"}, "url": self.url + f"/repos/{full_name}"}  # fmt: skip
+
     def _pull_json(self, p: dict[str, Any]) -> dict[str, Any]:
         base = self.url + f"/repos/{self.repo.owner}/{self.repo.name}"
+        own = f"{self.repo.owner}/{self.repo.name}"
+        head_repo = p.get("head_repo") or own
         return {
             "id": 1000 + p["number"],
             "number": p["number"],
@@ -82,9 +145,19 @@ class FakeGitHub(LoopbackServer):
             "body": p["body"],
             "draft": p.get("draft", False),
             "merged_at": p.get("merged_at"),
-            "user": {"login": "remediator-bot", "id": 7, "type": "Bot"},
-            "head": {"ref": p["head"], "label": f"{self.repo.owner}:{p['head']}", "sha": "0" * 40},
-            "base": {"ref": p["base"], "label": f"{self.repo.owner}:{p['base']}", "sha": "1" * 40},
+            "user": {"login": p.get("user") or "remediator-bot", "id": 7, "type": "Bot"},
+            "head": {
+                "ref": p["head"],
+                "label": f"{head_repo.split('/')[0]}:{p['head']}",
+                "sha": "0" * 40,
+                "repo": self._repo_json(head_repo),
+            },
+            "base": {
+                "ref": p["base"],
+                "label": f"{self.repo.owner}:{p['base']}",
+                "sha": "1" * 40,
+                "repo": self._repo_json(own),
+            },
             "labels": [{"name": n} for n in p.get("labels", [])],
             "assignees": [{"login": a} for a in p.get("assignees", [])],
             "requested_reviewers": [{"login": r} for r in p.get("reviewers", [])],
@@ -133,9 +206,9 @@ class FakeGitHub(LoopbackServer):
                         )
                     )
                     key = f"{method} {path}"
-                    if fake.failures.get(key):
-                        status, headers, fbody = fake.failures[key].pop(0)
-                        self._send(status, fbody, headers)
+                    failure = fake._take_failure(key, query)
+                    if failure is not None and not failure.after:
+                        self._send(failure.status, failure.body, failure.headers)
                         return
                     if self.headers.get("Authorization") != f"token {fake.token}":
                         self._send(
@@ -143,6 +216,9 @@ class FakeGitHub(LoopbackServer):
                         )
                         return
                     status, out = fake._route(method, path, query, body)
+                    if failure is not None:
+                        self._send(failure.status, failure.body, failure.headers)
+                        return
                 if status == 404:
                     fake.unexpected.append(key)
                 self._send(status, out)
@@ -164,6 +240,10 @@ class FakeGitHub(LoopbackServer):
     def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         r = self.repo
         prefix = f"/repos/{r.owner}/{r.name}"
+        if method == "GET" and path == "/user":
+            if self.login is None:
+                return 403, {"message": "Resource not accessible by integration"}
+            return 200, {"login": self.login, "id": 7, "type": "User", "url": self.url + "/user"}
         if method == "GET" and path == prefix:
             return 200, {
                 "id": 1,
@@ -180,7 +260,9 @@ class FakeGitHub(LoopbackServer):
             state = query.get("state", "open")
             out = [p for p in r.pulls if state == "all" or p["state"] == state]
             if "head" in query:
-                out = [p for p in out if f"{r.owner}:{p['head']}" == query["head"]]
+                out = [
+                    p for p in out if f"{(p.get('head_repo') or r.owner).split('/')[0]}:{p['head']}" == query["head"]
+                ]
             return 200, [self._pull_json(p) for p in out]
         if method == "POST" and path == f"{prefix}/pulls":
             if not r.push:
@@ -206,6 +288,7 @@ class FakeGitHub(LoopbackServer):
                 "base": body["base"],
                 "draft": bool(body.get("draft")),
                 "merged_at": None,
+                "user": self.login or "remediator-app[bot]",
             }
             r.pulls.append(p)
             return 201, self._pull_json(p)
@@ -261,7 +344,7 @@ class FakeGitHub(LoopbackServer):
                 c = {
                     "id": 5000 + sum(len(v) for v in r.comments.values()),
                     "body": body["body"],
-                    "user": {"login": "remediator-bot"},
+                    "user": {"login": self.login or "remediator-app[bot]"},
                     "url": self.url + f"{prefix}/issues/comments/1",
                     "html_url": "https://github.example/c",
                 }
