@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from remediator.errors import ForbiddenError, InputError, NotFoundError, RemediatorError, TemporaryError
 from remediator.evidence.sanitize import clean_object
+from remediator.yamlload import LoadError, load_one
 
 
 class ResourceRef(BaseModel):
@@ -43,8 +44,8 @@ def _clean_states(item: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(raw, str) or raw in ("", "null"):
             continue
         try:
-            state = json.loads(raw)
-        except ValueError:
+            state = load_one(raw, key, as_json=True)
+        except LoadError:
             out[key] = ""
             continue
         if isinstance(state, dict):
@@ -166,8 +167,8 @@ class ArgoCDClient:
         if not manifest:
             return None
         try:
-            obj = json.loads(manifest)
-        except ValueError:
+            obj = load_one(manifest, "manifest", as_json=True)
+        except LoadError:
             return None
         if not isinstance(obj, dict):
             return None
@@ -211,8 +212,8 @@ class ArgoCDClient:
                     if not raw.strip():
                         continue
                     try:
-                        entry = json.loads(raw)
-                    except ValueError:
+                        entry = load_one(raw, "log", as_json=True)
+                    except LoadError:
                         continue
                     res = entry.get("result") or {}
                     if "error" in entry and not res:

@@ -220,7 +220,9 @@ class LiveSource:
         return data
 
     def _get(self, path: str, query: list[tuple[str, Any]] | None = None) -> Any:
-        return json.loads(self._call(path, query or [], "application/json"))
+        return load_one(
+            self._call(path, query or [], "application/json").decode("utf-8", "replace"), path, as_json=True
+        )
 
     def _list(self, res: Resource, namespace: str | None) -> list[Obj]:
         """All items of a resource, following ``continue`` tokens; items get their kind back."""
@@ -295,7 +297,9 @@ class LiveSource:
             for line in raw:
                 if not line.strip():
                     continue
-                event = json.loads(line)
+                event = load_one(
+                    line.decode("utf-8", "replace") if isinstance(line, bytes) else line, "watch", as_json=True
+                )
                 obj = event.get("object") or {}
                 if event.get("type") == "ERROR":
                     if obj.get("code") == 410:

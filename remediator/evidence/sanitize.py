@@ -18,6 +18,7 @@ from typing import Any
 
 from remediator.evidence.store import Obj
 from remediator.redact import redact, secret_name
+from remediator.yamlload import LoadError, load_one
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SECRET_FIELDS = ("data", "stringData")
@@ -39,8 +40,8 @@ def _strip_secrets(doc: Any) -> Any:
 
 def _last_applied(text: str) -> str:
     try:
-        doc = json.loads(text)
-    except ValueError:
+        doc = load_one(text, "last-applied-configuration", as_json=True)  # bounded: nesting, size
+    except LoadError:
         return redact(text)
     return redact(json.dumps(_strip_secrets(doc), separators=(",", ":")))
 

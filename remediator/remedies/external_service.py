@@ -14,6 +14,7 @@ from remediator.evidence.relations import dig
 from remediator.evidence.store import Evidence
 from remediator.model import Category, Finding, ObjectRef
 from remediator.remedies.base import Check, Context, CreateObjects, Proposal, Refusal, Remedy
+from remediator.yamlload import LoadError, load_one
 
 DEFAULT_V3_EXCLUSIONS = [{"apiGroups": ["", "discovery.k8s.io"], "kinds": ["Endpoints", "EndpointSlice"]}]
 _ARGO_IMAGE = re.compile(r"argoproj/argocd:v?(\d+)\.(\d+)")
@@ -41,9 +42,11 @@ def exclusions(ev: Evidence) -> tuple[list[dict[str, Any]] | None, str]:
                     return [], "argocd-cm (no resource.exclusions) and Argo CD 2.x"
                 return DEFAULT_V3_EXCLUSIONS, "argocd-cm has no resource.exclusions: Argo CD 3.0+ defaults"
             try:
-                data = yaml.safe_load(str(raw)) or []
-            except yaml.YAMLError:
+                data = load_one(str(raw), "argocd-cm resource.exclusions") or []
+            except LoadError:
                 return None, "argocd-cm resource.exclusions is not valid YAML"
+            if not isinstance(data, list):
+                return None, "argocd-cm resource.exclusions is not a list"
             return [x for x in data if isinstance(x, dict)], "argocd-cm resource.exclusions"
     v = argocd_version(ev)
     if v is not None:

@@ -90,10 +90,11 @@ def create_app(
             "no webhook secret: set REMEDIATOR_WEBHOOK_SECRET (or explicitly allow unauthenticated hooks)"
         )
     metrics = Metrics()
-    state: dict[str, Any] = {"busy": set(), "tasks": set(), "stop": False}
+    state: dict[str, Any] = {"busy": set(), "tasks": set(), "stop": False, "running": set()}
 
     async def run_one(inc: Incident) -> None:
         state["busy"].add(inc.app)
+        state["running"].add(inc.id)
         metrics.running.inc()
         extra = {"app": inc.app, "incident": inc.id}
         stage_now = {"stage": "start"}
@@ -130,6 +131,7 @@ def create_app(
             fail(e)
         finally:
             state["busy"].discard(inc.app)
+            state["running"].discard(inc.id)
             metrics.running.dec()
 
     async def dispatcher() -> None:
@@ -175,6 +177,9 @@ def create_app(
         await disp
         if state["tasks"]:
             await asyncio.wait(set(state["tasks"]), timeout=settings.shutdown_grace)
+        left = journal.interrupted(set(state["running"]))  # not a crash: the next start runs them again
+        if left:
+            log.info("stopped with %d run(s) still in flight; requeued", left)
 
     app = FastAPI(title="remediator", lifespan=lifespan, docs_url=None, redoc_url=None)
 

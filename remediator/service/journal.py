@@ -141,6 +141,18 @@ class Journal:
                 raise
         return resumed, parked
 
+    def interrupted(self, ids: set[str]) -> int:
+        """Runs still in flight when a graceful stop's grace ran out go back to the queue without
+        counting as a crash (the process did not die of them)."""
+        if not ids:
+            return 0
+        with self._lock:
+            marks = ",".join("?" * len(ids))
+            return self._db.execute(
+                f"UPDATE incidents SET state='queued', stage='interrupted', updated=? WHERE state='running' AND id IN ({marks})",
+                (time.time(), *sorted(ids)),
+            ).rowcount
+
     def requeue(self, iid: str, after: float, reason: str) -> float:
         """Put a run that was told to come back later (``Retry-After``) back in the queue, due in
         ``after`` seconds (at most a day); the reason is journaled. Returns the due time."""

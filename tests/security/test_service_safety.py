@@ -280,6 +280,17 @@ def test_an_incident_that_keeps_killing_the_process_is_parked(tmp_path: Path) ->
     assert journal.claim(set(), 5)[0].id == other  # the parked incident is never claimed again
 
 
+def test_a_run_cut_by_a_graceful_stop_is_not_counted_as_a_crash(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    iid, _ = journal.submit("shop-a", "argocd", {"app": "shop-a"}, 0)
+    for _ in range(5):  # stopped gracefully five times while this run was in flight
+        assert [i.id for i in journal.claim(set(), 1)] == [iid]
+        assert journal.interrupted({iid}) == 1
+        assert journal.recover(3) == (0, 0)
+    row = journal.get(iid)
+    assert row is not None and (row.state, row.stage, row.crashes) == ("queued", "interrupted", 0)
+
+
 def test_the_service_parks_at_start_and_never_runs_the_killer(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite")
     iid, _ = journal.submit("shop-a", "argocd", {"app": "shop-a"}, 0)
