@@ -666,7 +666,7 @@ def generate(root: Path) -> dict[tuple[str, str, str], str]:
 def measure(root: Path) -> dict[str, Any]:
     """Run in a child process: the baseline parse, then the full diagnosis."""
     from remediator.diagnose import diagnose
-    from remediator.evidence.snapshot import _Loader, load_snapshot
+    from remediator.evidence.sources.snapshot import _Loader, load_snapshot
 
     files = [p for p in root.rglob("*") if p.is_file() and p.suffix in (".yaml", ".json") and "logs" not in p.parts]
     logs = [p for p in root.rglob("*.log")]

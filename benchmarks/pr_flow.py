@@ -30,11 +30,11 @@ sys.path.insert(0, str(ROOT))
 
 from remediator.diagnose import diagnose  # noqa: E402
 from remediator.eval import load_scenario  # noqa: E402
-from remediator.examplerepo import example_remote  # noqa: E402
 from remediator.policy import Policy  # noqa: E402
-from remediator.pr.github import GitHubProvider  # noqa: E402
-from remediator.propose import propose  # noqa: E402
-from remediator.vcs.checkout import Checkout  # noqa: E402
+from remediator.publish.checkout import Checkout  # noqa: E402
+from remediator.publish.examples import example_remote  # noqa: E402
+from remediator.publish.github import GitHubProvider  # noqa: E402
+from remediator.publish.propose import propose  # noqa: E402
 from tests.fakes.github_api import FakeGitHub  # noqa: E402
 
 APPS, REPEATS = 20, 5

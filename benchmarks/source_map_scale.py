@@ -22,8 +22,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from remediator.edits.index import SourceIndex
 from remediator.model import ObjectRef
-from remediator.source.index import SourceIndex
 
 APPS, FILES = 500, 20_000
 PER_APP = FILES // APPS  # 40 files per app path, kustomizations included

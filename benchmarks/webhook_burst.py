@@ -39,7 +39,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from remediator.examplerepo import example_remote  # noqa: E402
+from remediator.publish.examples import example_remote  # noqa: E402
 from remediator.service.journal import Journal  # noqa: E402
 from tests.fakes.github_api import FakeGitHub  # noqa: E402
 from tests.test_service import branch_changes, make_monorepo  # noqa: E402

@@ -14,8 +14,8 @@ import typer
 from remediator import __version__
 from remediator.diagnose import Diagnosis, diagnose
 from remediator.errors import InputError, NotFoundError, PermanentError, RemediatorError, TemporaryError, truncate
-from remediator.evidence.gitsource import load_desired
-from remediator.evidence.snapshot import SnapshotSource
+from remediator.evidence.sources.gitsource import load_desired
+from remediator.evidence.sources.snapshot import SnapshotSource
 from remediator.evidence.store import Evidence
 
 
@@ -61,7 +61,7 @@ def _scenario_dirs(root: Path) -> list[Path]:
 
 
 def _render(d: Diagnosis, fmt: Format, redacted: bool = True) -> str:
-    from remediator import report
+    from remediator.views import diagnosis as report
 
     if fmt is Format.json:
         return report.to_json(d, redacted) + "\n"
@@ -115,7 +115,7 @@ def _live(
     tail: int | None = None,
     argocd_url: str | None = None,
 ) -> Evidence:
-    from remediator.evidence.collect import Live, collect
+    from remediator.evidence.sources.collect import Live, collect
 
     return collect(app_name, Live(kubeconfig, context, ns, argocd_url, tail or 500, probe_models))
 
@@ -381,8 +381,8 @@ def _fix_local(
     title: str | None = None,
     redacted: bool = True,
 ) -> str:
-    from remediator import fixreport
-    from remediator.fix import commit, plan_fix
+    from remediator.views import fix as fixreport
+    from remediator.edits.plan import commit, plan_fix
     from remediator.policy import Policy
 
     assert isinstance(policy, Policy) and repo is not None
@@ -416,12 +416,12 @@ def _open_pr(
 ) -> str:
     import os
 
-    from remediator import fixreport
+    from remediator.views import fix as fixreport
     from remediator.evidence.relations import dig
     from remediator.policy import Policy
-    from remediator.pr.base import Provider
-    from remediator.propose import propose
-    from remediator.vcs.checkout import Checkout
+    from remediator.publish.base import Provider
+    from remediator.publish.checkout import Checkout
+    from remediator.publish.propose import propose
 
     assert isinstance(policy, Policy)
     app_obj = ev.app or {}
@@ -434,7 +434,7 @@ def _open_pr(
         raise fail("no repository to clone: give --repo-url (the Application has no repoURL)", Exit.USAGE)
     cache = cache_dir or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "remediator" / "repos"
     if is_example:
-        from remediator.examplerepo import example_remote
+        from remediator.publish.examples import example_remote
 
         if provider_name is not ProviderName.local:
             raise fail("the embedded examples run with --provider local", Exit.USAGE)
@@ -446,11 +446,11 @@ def _open_pr(
     token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
     prov: Provider
     if provider_name is ProviderName.local:
-        from remediator.pr.local import LocalProvider
+        from remediator.publish.local import LocalProvider
 
         prov = LocalProvider(pr_dir or cache / "pull-requests")
     else:
-        from remediator.pr.github import GitHubProvider, repo_slug
+        from remediator.publish.github import GitHubProvider, repo_slug
 
         slug = github_repo or repo_slug(url)
         if not slug:
@@ -535,7 +535,7 @@ def serve_cmd(
     import uvicorn
 
     from remediator.policy import load_policy
-    from remediator.pr.base import Provider
+    from remediator.publish.base import Provider
     from remediator.service.app import Settings, configure_logging, create_app, server_config
     from remediator.service.journal import Journal
     from remediator.service.runner import FlowRunner, snapshot_applications, snapshot_loader
@@ -548,10 +548,10 @@ def serve_cmd(
 
         def provider_for(url: str) -> Provider:
             if provider is ProviderName.local:
-                from remediator.pr.local import LocalProvider
+                from remediator.publish.local import LocalProvider
 
                 return LocalProvider(pr_dir or cache / "pull-requests")
-            from remediator.pr.github import GitHubProvider, repo_slug
+            from remediator.publish.github import GitHubProvider, repo_slug
 
             slug = github_repo or repo_slug(url)
             if not slug:
@@ -561,7 +561,7 @@ def serve_cmd(
         if snapshots is not None:
             load, list_apps = snapshot_loader(snapshots), snapshot_applications(snapshots)
         else:
-            from remediator.evidence.collect import Live, applications, collect
+            from remediator.evidence.sources.collect import Live, applications, collect
 
             where = Live(kubeconfig, context, argocd_namespace, argocd_url)
 
@@ -590,8 +590,8 @@ def serve_cmd(
         )
         watcher = None
         if watch:
-            from remediator.evidence.live import LiveSource
-            from remediator.watch import ApplicationWatcher
+            from remediator.evidence.sources.live import LiveSource
+            from remediator.service.watch import ApplicationWatcher
 
             source = LiveSource.from_kubeconfig(
                 kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace
@@ -712,7 +712,7 @@ def review_cmd(
         if comment:
             if number is None or not head or not github_repo:
                 raise fail("--comment needs a pull_request event (number, head) and the repository", Exit.USAGE)
-            from remediator.pr.github import GitHubProvider
+            from remediator.publish.github import GitHubProvider
 
             gh = GitHubProvider(github_repo, os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN"), github_url)
             new, updated, same = rv.post_review(gh, int(number), head, res)
@@ -798,7 +798,7 @@ def snapshot_cmd(
 ) -> None:
     """Write the app's evidence from a live cluster as a snapshot folder (attach it to a bug report):
     Secrets without their data, and logs, events and fields with their secrets redacted."""
-    from remediator.evidence.writer import write_snapshot
+    from remediator.evidence.sources.writer import write_snapshot
     from remediator.redact import redact
 
     if output.exists() and (not output.is_dir() or any(output.iterdir())):

@@ -12,15 +12,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from remediator.diagnose import Diagnosis, diagnose
+from remediator.edits.index import SourceIndex
+from remediator.edits.plan import FixResult, apply_edits, plan_fix, within
 from remediator.errors import RemediatorError, truncate
-from remediator.evidence.gitsource import load_desired
-from remediator.evidence.snapshot import SnapshotSource
+from remediator.evidence.sources.gitsource import load_desired
+from remediator.evidence.sources.snapshot import SnapshotSource
 from remediator.evidence.store import Evidence
-from remediator.fix import FixResult, apply_edits, plan_fix, within
 from remediator.model import ObjectRef
 from remediator.policy import load_policy
 from remediator.quantity import parse_quantity
-from remediator.source.index import SourceIndex
 from remediator.yamlload import load_all, load_one
 
 

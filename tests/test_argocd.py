@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from remediator.argocd.client import ArgoCDClient
 from remediator.cli import app as cli
 from remediator.diagnose import diagnose
 from remediator.errors import ForbiddenError, InputError, NotFoundError
-from remediator.evidence.argocd_source import ArgoCDSource
 from remediator.evidence.scope import apply_scope
-from remediator.evidence.snapshot import load_snapshot
+from remediator.evidence.sources.argocd import ArgoCDSource
+from remediator.evidence.sources.argocd_api import ArgoCDClient
+from remediator.evidence.sources.snapshot import load_snapshot
 from tests.fakes.argocd_api import FakeArgoCD
 
 from .conftest import EXAMPLES

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from remediator.cli import app
 from remediator.diagnose import diagnose
 from remediator.errors import InputError
-from remediator.evidence.snapshot import LOG_TAIL_BYTES, load_snapshot
+from remediator.evidence.sources.snapshot import LOG_TAIL_BYTES, load_snapshot
 from tests.conftest import SCENARIOS
 
 runner = CliRunner()

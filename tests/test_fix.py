@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 
 from remediator.cli import app as cli
 from remediator.diagnose import diagnose
+from remediator.edits.index import SourceIndex
+from remediator.edits.locate import Refused, Workspace
+from remediator.edits.plan import FixResult, plan_fix
+from remediator.edits.render import find_tool, render
 from remediator.eval import evaluate, fix_scenario, load_scenario
-from remediator.fix import FixResult, plan_fix
 from remediator.model import ObjectRef
 from remediator.policy import Policy, json_schema, load_policy
-from remediator.source.index import SourceIndex
-from remediator.source.locate import Refused, Workspace
-from remediator.source.render import find_tool, render
 
 from .conftest import EXAMPLES, ROOT, SCENARIOS
 
@@ -163,7 +163,7 @@ def test_edit_lands_in_the_overlay_patch_through_prefix_and_suffix(tmp_path: Pat
     [origin] = src.find(ObjectRef("Deployment", "shop", "prod-api-v2"))
     assert origin.base is not None and origin.base.file == "base/deploy.yaml"
     assert [p.loc.file for p in origin.patches if p.loc] == ["overlays/prod/mem.yaml", "overlays/prod/probe.yaml"]
-    from remediator.source.locate import set_field
+    from remediator.edits.locate import set_field
 
     ws = Workspace(tmp_path, ["overlays/prod"], Policy())
     path = ("spec", "template", "spec", "containers", {"name": "api"}, "resources", "limits", "memory")
@@ -397,7 +397,7 @@ def test_no_network_renderer_env_is_clean() -> None:
 
 
 def test_quick_identity_scan_agrees_with_the_parser_on_the_corpus() -> None:
-    from remediator.source.index import quick_identities
+    from remediator.edits.index import quick_identities
 
     corpus = sorted((ROOT / "tests" / "corpus" / "files").iterdir())
     scanned = 0

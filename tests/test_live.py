@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 from remediator.cli import app
 from remediator.diagnose import diagnose
 from remediator.errors import NotFoundError
-from remediator.evidence.live import LiveSource
 from remediator.evidence.scope import apply_scope
-from remediator.evidence.snapshot import load_snapshot
+from remediator.evidence.sources.live import LiveSource
+from remediator.evidence.sources.snapshot import load_snapshot
 from tests.fakes.kube_api import FakeKubeAPI
 
 

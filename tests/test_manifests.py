@@ -11,9 +11,9 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
+from remediator.edits.render import find_tool
 from remediator.evidence.relations import dig
 from remediator.service.payloads import ArgoCDNotification
-from remediator.source.render import find_tool
 
 from .conftest import ROOT
 

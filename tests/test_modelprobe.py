@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from remediator.cli import app as cli
-from remediator.evidence.modelprobe import probe_model_servers, server_urls
+from remediator.evidence.sources.modelprobe import probe_model_servers, server_urls
 from remediator.evidence.store import Evidence
 from tests.fakes.kube_api import FakeKubeAPI
 from tests.fakes.model_server import FakeModelServer

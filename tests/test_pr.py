@@ -20,13 +20,13 @@ from remediator.diagnose import Diagnosis, diagnose
 from remediator.errors import ForbiddenError, InputError, RemediatorError
 from remediator.eval import load_scenario
 from remediator.evidence.store import Evidence
-from remediator.examplerepo import example_remote
 from remediator.policy import Policy
-from remediator.pr.github import GitHubProvider, repo_slug
-from remediator.pr.local import LocalProvider
-from remediator.propose import Outcome, propose
+from remediator.publish.checkout import Checkout
+from remediator.publish.examples import example_remote
+from remediator.publish.github import GitHubProvider, repo_slug
+from remediator.publish.local import LocalProvider
+from remediator.publish.propose import Outcome, propose
 from remediator.redact import redact
-from remediator.vcs.checkout import Checkout
 from tests.fakes.github_api import FakeGitHub
 
 from .conftest import EXAMPLES, SCENARIOS

@@ -287,8 +287,8 @@ def test_the_bots_own_fix_passes_its_review(tmp_path: Path) -> None:
     import shutil
 
     from remediator.diagnose import diagnose
+    from remediator.edits.plan import apply_edits
     from remediator.eval import fix_scenario, load_scenario
-    from remediator.fix import apply_edits
 
     from .conftest import EXAMPLES
 

@@ -22,9 +22,9 @@ import pytest
 import uvicorn
 import yaml
 
-from remediator.examplerepo import example_remote
 from remediator.policy import Policy
-from remediator.pr.github import GitHubProvider
+from remediator.publish.examples import example_remote
+from remediator.publish.github import GitHubProvider
 from remediator.service.app import Settings, create_app, server_config
 from remediator.service.journal import Journal
 from remediator.service.runner import FlowRunner, snapshot_applications, snapshot_loader

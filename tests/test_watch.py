@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from remediator.evidence.live import LiveSource
-from remediator.watch import ApplicationWatcher
+from remediator.evidence.sources.live import LiveSource
+from remediator.service.watch import ApplicationWatcher
 from tests.fakes.kube_api import FakeKubeAPI
 
 from .conftest import SCENARIOS
@@ -82,7 +82,7 @@ def test_watch_backs_off_on_errors_and_recovers(tmp_path: Path) -> None:
 
 def test_watch_feeds_the_service_journal_and_opens_the_pr(tmp_path: Path) -> None:
     from remediator.policy import Policy
-    from remediator.pr.local import LocalProvider
+    from remediator.publish.local import LocalProvider
     from remediator.service.app import Settings, create_app
     from remediator.service.journal import Journal
     from remediator.service.runner import FlowRunner, snapshot_loader

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from remediator.edits.yamlfile import EditError, YamlFile, plain
 from remediator.quantity import format_like, memory_step, parse_quantity, round_up, to_bytes
-from remediator.source.yamlfile import EditError, YamlFile, plain
 
 CORPUS = sorted((Path(__file__).parent / "corpus" / "files").iterdir())
 MEM = ("spec", "template", "spec", "containers", {"name": "app"}, "resources", "limits", "memory")

@@ -1,7 +1,7 @@
 """What a remedy returns: typed changes to objects (not to files), or a refusal with the rule behind it.
 
 Remedies are pure: they read a finding, the evidence and the policy, and say what the objects in
-Git should look like. :mod:`remediator.fix` finds where each value comes from and edits the files.
+Git should look like. :mod:`remediator.edits.plan` finds where each value comes from and edits the files.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from remediator.edits.yamlfile import FieldPath
 from remediator.evidence.relations import dig
 from remediator.evidence.store import Evidence, Obj
 from remediator.model import Finding, ObjectRef
 from remediator.policy import Policy
-from remediator.source.yamlfile import FieldPath
 
 
 @dataclass(frozen=True)

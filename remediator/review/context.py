@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from remediator.edits.index import KUSTOMIZATION, Origin, SourceIndex
+from remediator.edits.yamlfile import EditError, FieldPath, YamlFile, step
 from remediator.errors import InputError
 from remediator.evidence.relations import dig
 from remediator.evidence.shape import Problems, conform
 from remediator.model import ObjectRef
 from remediator.policy import Policy
-from remediator.source.index import KUSTOMIZATION, Origin, SourceIndex
-from remediator.source.yamlfile import EditError, FieldPath, YamlFile, step
 
 SKIP_NAMES = {*KUSTOMIZATION, "Chart.yaml", "Chart.lock"}
 

@@ -16,10 +16,10 @@ from remediator.diagnose import diagnose
 from remediator.evidence.relations import dig
 from remediator.evidence.store import Evidence, Obj
 from remediator.policy import Policy
-from remediator.pr.base import Provider
-from remediator.propose import cause_key, propose
+from remediator.publish.base import Provider
+from remediator.publish.checkout import Checkout
+from remediator.publish.propose import cause_key, propose
 from remediator.service.journal import Journal
-from remediator.vcs.checkout import Checkout
 
 
 @dataclass
@@ -46,7 +46,7 @@ EvidenceLoader = Callable[[str], Evidence]
 
 def snapshot_loader(root: Path) -> EvidenceLoader:
     """Evidence from ``root/<app>/`` snapshot folders (offline demos, tests, benchmarks)."""
-    from remediator.evidence.snapshot import SnapshotSource
+    from remediator.evidence.sources.snapshot import SnapshotSource
 
     def load(app: str) -> Evidence:
         return SnapshotSource(root / app).load(app)
@@ -56,7 +56,7 @@ def snapshot_loader(root: Path) -> EvidenceLoader:
 
 def snapshot_applications(root: Path) -> Callable[[], list[Obj]]:
     """The Applications of every ``root/<app>/`` snapshot folder."""
-    from remediator.evidence.snapshot import SnapshotSource
+    from remediator.evidence.sources.snapshot import SnapshotSource
 
     def apps() -> list[Obj]:
         out: list[Obj] = []

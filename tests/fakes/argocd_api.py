@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from remediator.evidence.relations import owner_refs
 from remediator.evidence.scope import apply_scope
-from remediator.evidence.snapshot import load_snapshot
+from remediator.evidence.sources.snapshot import load_snapshot
 from remediator.evidence.store import ref_of
 from tests.fakes.loopback import LoopbackServer
 

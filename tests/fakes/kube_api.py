@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from remediator.evidence.snapshot import load_snapshot
+from remediator.evidence.sources.snapshot import load_snapshot
 from tests.fakes.loopback import LoopbackServer
 
 # kind -> (group/version, plural): the real REST names, written out here independently.

@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from remediator.cli import app
 from remediator.diagnose import diagnose
-from remediator.evidence.snapshot import load_snapshot
-from remediator.source.index import SourceIndex
-from remediator.source.render import RenderError, _objects
-from remediator.source.yamlfile import EditError, YamlFile
+from remediator.edits.index import SourceIndex
+from remediator.edits.render import RenderError, _objects
+from remediator.edits.yamlfile import EditError, YamlFile
+from remediator.evidence.sources.snapshot import load_snapshot
 from remediator.yamlload import MAX_ALIAS_NODES, LoadError, load_all
 from tests.conftest import SCENARIOS
 

@@ -15,17 +15,17 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from remediator.argocd.client import ArgoCDClient
 from remediator.assist.investigate import investigate
 from remediator.assist.tools import Anonymizer, EvidenceTools
 from remediator.cli import app as cli
 from remediator.diagnose import diagnose
-from remediator.evidence.argocd_source import ArgoCDSource
-from remediator.evidence.live import LiveSource
 from remediator.evidence.sanitize import LAST_APPLIED, clean_object
-from remediator.evidence.snapshot import load_snapshot
+from remediator.evidence.sources.argocd import ArgoCDSource
+from remediator.evidence.sources.argocd_api import ArgoCDClient
+from remediator.evidence.sources.live import LiveSource
+from remediator.evidence.sources.snapshot import load_snapshot
+from remediator.evidence.sources.writer import write_snapshot
 from remediator.evidence.store import Evidence, LogFile
-from remediator.evidence.writer import write_snapshot
 from remediator.model import ObjectRef
 from remediator.policy import ModelAssist
 from remediator.redact import redact

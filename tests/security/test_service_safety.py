@@ -202,7 +202,9 @@ def test_credentials_never_reach_the_journal_or_the_log(tmp_path: Path) -> None:
 
 
 def test_the_log_formatter_redacts_every_record() -> None:
-    rec = logging.LogRecord("remediator.watch", logging.WARNING, __file__, 1, "fetch %s failed", (CRED_URL,), None)
+    rec = logging.LogRecord(
+        "remediator.service.watch", logging.WARNING, __file__, 1, "fetch %s failed", (CRED_URL,), None
+    )
     line = json.loads(JsonFormatter().format(rec))
     assert PASSWORD not in line["message"] and "deployer:***@" in line["message"]
 

@@ -21,15 +21,15 @@ from markdown_it.token import Token
 from typer.testing import CliRunner
 
 from remediator.cli import app as cli
+from remediator.edits.plan import plan_fix
 from remediator.errors import RemediatorError, TemporaryError
-from remediator.fix import plan_fix
 from remediator.model import EvidenceLine
 from remediator.policy import Policy
-from remediator.pr import body as prbody
-from remediator.pr.base import branch_name, marker, parse_marker
-from remediator.pr.local import LocalProvider
-from remediator.propose import cause_key, evidence_key, propose
-from remediator.vcs.checkout import Checkout, check_ref_name, safe_component
+from remediator.publish import body as prbody
+from remediator.publish.base import branch_name, marker, parse_marker
+from remediator.publish.checkout import Checkout, check_ref_name, safe_component
+from remediator.publish.local import LocalProvider
+from remediator.publish.propose import cause_key, evidence_key, propose
 from tests.fakes.github_api import FakeGitHub
 from tests.test_pr import TOKEN, Case, git, github, memory_case
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from remediator.edits.yamlfile import FieldPath
 from remediator.evidence.relations import dig
 from remediator.remedies.base import pod_spec_path
 from remediator.review.context import Declared, ReviewContext
-from remediator.source.yamlfile import FieldPath
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "Pod")
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from remediator.edits.yamlfile import FieldPath
 from remediator.review.checks.common import containers, subject
 from remediator.review.context import Declared, ReviewContext
 from remediator.review.model import Issue, Rule, Severity
-from remediator.source.yamlfile import FieldPath
 
 URL = re.compile(
     r"\b(?:https?|grpc|redis|amqp|nats|postgres(?:ql)?|mysql|mongodb)://(?:[^@/\s]+@)?(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>\d+))?"

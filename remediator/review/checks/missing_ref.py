@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from remediator.edits.yamlfile import FieldPath
 from remediator.evidence.relations import dig
 from remediator.review.checks.common import pod_specs
 from remediator.review.context import Declared, ReviewContext
 from remediator.review.model import Issue, Rule, Severity
-from remediator.source.yamlfile import FieldPath
 
 
 def _refs(spec: dict[str, Any], base: FieldPath) -> list[tuple[str, str, FieldPath]]:

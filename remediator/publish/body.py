@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from remediator.fix import FixResult
+from remediator.edits.plan import FixResult
+from remediator.edits.yamlfile import path_str
 from remediator.model import Category, Finding
-from remediator.pr.base import marker
+from remediator.publish.base import marker
 from remediator.redact import redact
 from remediator.remedies.base import CreateObjects, Proposal, SetField
-from remediator.source.yamlfile import path_str
 
 DISPROVE = {
     Category.OOM_KILLED: "the container is OOMKilled again at the new limit (then memory grows without bound: a leak, not a sizing problem)",

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from remediator.vcs.checkout import check_ref_name, safe_component
+from remediator.publish.checkout import check_ref_name, safe_component
 
 MARKER = re.compile(r"<!--\s*remediator:\s*(\{.*?\})\s*-->", re.S)
 

@@ -1,14 +1,14 @@
 """How a planned fix is shown: text (reasoning + unified diff) and the JSON contract of ``fix``.
 
-Redacted by default like the diagnosis (``remediator.report``); ``redacted=False`` for ``--no-redact``."""
+Redacted by default like the diagnosis (``remediator.views.diagnosis``); ``redacted=False`` for ``--no-redact``."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
-from remediator.fix import FixResult
+from remediator.edits.plan import FixResult
 from remediator.redact import redact, redact_data
-from remediator.report import FindingOut, finding_out
+from remediator.views.diagnosis import FindingOut, finding_out
 
 
 class EditOut(BaseModel):

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from remediator.edits.index import AppSource, Origin, Patch, SourceIndex, pointer
+from remediator.edits.yamlfile import EditError, FieldPath, YamlFile, dump_block, path_str, plain, step
 from remediator.model import ObjectRef
 from remediator.policy import Policy
-from remediator.source.index import AppSource, Origin, Patch, SourceIndex, pointer
-from remediator.source.yamlfile import EditError, FieldPath, YamlFile, dump_block, path_str, plain, step
 from remediator.yamlload import LoadError, load_one
 
 

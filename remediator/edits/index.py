@@ -6,7 +6,7 @@ manifests (``directory.recurse``/``include``/``exclude``). For Kustomize we reso
 that carries field values - resources, components, patches (strategic merge and JSON 6902, inline
 or in files), ``patchesStrategicMerge``, ``namespace``, ``namePrefix``/``nameSuffix``, ``images``,
 ``replicas``, generators - and keep, for each rendered object, the base document and every patch
-that touches it. This module only reads; edits are planned in :mod:`remediator.source.locate`.
+that touches it. This module only reads; edits are planned in :mod:`remediator.edits.locate`.
 """
 
 from __future__ import annotations

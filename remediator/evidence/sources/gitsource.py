@@ -7,7 +7,7 @@ from pathlib import Path
 
 from remediator.errors import InputError
 from remediator.evidence.relations import dig
-from remediator.evidence.snapshot import iter_objects, parse_documents
+from remediator.evidence.sources.snapshot import iter_objects, parse_documents
 from remediator.evidence.store import Obj
 
 SKIP = {"kustomization.yaml", "kustomization.yml", "Kustomization", "Chart.yaml"}

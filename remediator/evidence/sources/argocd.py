@@ -3,11 +3,11 @@ manifest of every node of its resource tree, their events and the pods' logs."""
 
 from __future__ import annotations
 
-from remediator.argocd.client import ArgoCDClient, ResourceNode
 from remediator.errors import RemediatorError
 from remediator.evidence.sanitize import clean_object
 from remediator.evidence.scope import apply_scope
-from remediator.evidence.snapshot import event_from
+from remediator.evidence.sources.argocd_api import ArgoCDClient, ResourceNode
+from remediator.evidence.sources.snapshot import event_from
 from remediator.evidence.store import Evidence, LogFile, ref_of
 
 EVENT_KINDS = {

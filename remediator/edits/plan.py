@@ -2,7 +2,7 @@
 
 1. the top finding picks a remedy (or is reported: out-of-band causes, no remedy, policy says no);
 2. the remedy says what the objects should look like (typed changes, :mod:`remediator.remedies`);
-3. :mod:`remediator.source.locate` finds the file and document that produce each value and edits
+3. :mod:`remediator.edits.locate` finds the file and document that produce each value and edits
    them in memory (minimal diff, re-parsed after every edit);
 4. the result is written to a scratch copy of the source, rendered (kubectl kustomize / helm / our
    own resolution), every edited object is validated against the Kubernetes schema, and each of
@@ -24,6 +24,10 @@ from typing import Any
 import git
 
 from remediator.diagnose import Diagnosis
+from remediator.edits.index import AppSource, SourceIndex
+from remediator.edits.locate import Refused, Workspace, get_path, set_field, within
+from remediator.edits.render import RenderError, render
+from remediator.edits.yamlfile import EditError, YamlFile, dump_block
 from remediator.errors import InputError
 from remediator.evidence.relations import dig
 from remediator.evidence.store import Evidence, Obj
@@ -31,10 +35,6 @@ from remediator.model import Finding, ObjectRef
 from remediator.policy import Policy
 from remediator.remedies import OUT_OF_BAND, REMEDIES
 from remediator.remedies.base import Context, CreateObjects, Proposal, Refusal, SetField, container_of
-from remediator.source.index import AppSource, SourceIndex
-from remediator.source.locate import Refused, Workspace, get_path, set_field, within
-from remediator.source.render import RenderError, render
-from remediator.source.yamlfile import EditError, YamlFile, dump_block
 from remediator.yamlload import load_all
 
 

@@ -10,9 +10,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from remediator.evidence.live import LiveSource, WatchExpired
+from remediator.evidence.sources.live import LiveSource, WatchExpired
 
-log = logging.getLogger("remediator.watch")
+log = logging.getLogger("remediator.service.watch")
 
 OnChange = Callable[[str, str | None, str], None]  # app, old health, new health
 

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from remediator.argocd.client import ArgoCDClient
+from remediator.evidence.sources.argocd_api import ArgoCDClient
 from remediator.evidence.store import Evidence, Obj
 
 
@@ -32,10 +32,10 @@ def argocd_client(url: str) -> ArgoCDClient:
 
 
 def collect(app: str, where: Live) -> Evidence:
-    from remediator.evidence.modelprobe import probe_model_servers
+    from remediator.evidence.sources.modelprobe import probe_model_servers
 
     if where.argocd_url:
-        from remediator.evidence.argocd_source import ArgoCDSource
+        from remediator.evidence.sources.argocd import ArgoCDSource
 
         client = argocd_client(where.argocd_url)
         try:
@@ -44,7 +44,7 @@ def collect(app: str, where: Live) -> Evidence:
         finally:
             client.close()
     else:
-        from remediator.evidence.live import LiveSource
+        from remediator.evidence.sources.live import LiveSource
 
         ev = LiveSource.from_kubeconfig(
             kubeconfig=where.kubeconfig, context=where.context, argocd_namespace=where.argocd_namespace, tail=where.tail
@@ -62,7 +62,7 @@ def applications(where: Live) -> list[Obj]:
             return client.applications()
         finally:
             client.close()
-    from remediator.evidence.live import LiveSource
+    from remediator.evidence.sources.live import LiveSource
 
     return LiveSource.from_kubeconfig(
         kubeconfig=where.kubeconfig, context=where.context, argocd_namespace=where.argocd_namespace

@@ -13,7 +13,7 @@ from github.Repository import Repository
 from urllib3.response import BaseHTTPResponse
 
 from remediator.errors import ForbiddenError, InputError, NotFoundError, RemediatorError, TemporaryError
-from remediator.pr.base import Comment, PullRequest, parse_marker
+from remediator.publish.base import Comment, PullRequest, parse_marker
 
 _SLUG = re.compile(r"(?:github[^/:]*[/:])(?P<owner>[^/]+)/(?P<name>[^/]+?)(?:\.git)?/?$")
 

@@ -24,7 +24,7 @@ from remediator.errors import (
 )
 from remediator.evidence.sanitize import clean_object
 from remediator.evidence.scope import apply_scope
-from remediator.evidence.snapshot import add_object, iter_objects
+from remediator.evidence.sources.snapshot import add_object, iter_objects
 from remediator.evidence.store import Evidence, LogFile, Obj, ref_of
 from remediator.yamlload import load_one
 

@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from remediator.diagnose import Diagnosis
+from remediator.edits.plan import FixResult, plan_fix
 from remediator.errors import RemediatorError, TemporaryError
 from remediator.evidence.relations import dig
 from remediator.evidence.store import Evidence
-from remediator.fix import FixResult, plan_fix
 from remediator.model import Finding
 from remediator.policy import Policy
-from remediator.pr import body as prbody
-from remediator.pr.base import Comment, Provider, PullRequest, branch_name, ends_with, marker, owned
-from remediator.pr.body import code, inline, quote_block
-from remediator.vcs.checkout import Checkout, Identity, PushRejected
+from remediator.publish import body as prbody
+from remediator.publish.base import Comment, Provider, PullRequest, branch_name, ends_with, marker, owned
+from remediator.publish.body import code, inline, quote_block
+from remediator.publish.checkout import Checkout, Identity, PushRejected
 
 Action = Literal[
     "opened", "updated", "held", "unchanged", "rejected-before", "fixed-before", "no-edit", "healthy", "healthy-noted"

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from remediator.errors import InputError
-from remediator.pr.base import Comment, PullRequest, parse_marker
-from remediator.vcs.checkout import BOT_NAME
+from remediator.publish.base import Comment, PullRequest, parse_marker
+from remediator.publish.checkout import BOT_NAME
 
 LOCAL_REPO = "local"  # head and base repository of every local record: there are no forks here
 

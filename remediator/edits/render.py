@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from remediator.source.index import SourceIndex
+from remediator.edits.index import SourceIndex
 from remediator.yamlload import LoadError, load_all, load_one
 
 TIMEOUT_S = 60

@@ -1,1 +1,0 @@
-"""The Argo CD REST API."""

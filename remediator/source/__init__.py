@@ -1,1 +1,0 @@
-"""Where an app's objects come from in Git, and how to edit them there."""

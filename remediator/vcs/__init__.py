@@ -1,1 +1,0 @@
-"""Git workspaces: cached clones, branches, commits, pushes."""
