@@ -13,9 +13,9 @@ from pydantic import BaseModel
 
 from remediator.diagnose import Diagnosis, diagnose
 from remediator.edits.index import SourceIndex
-from remediator.edits.plan import FixResult, apply_edits, plan_fix, within
+from remediator.edits.locate import within
+from remediator.edits.plan import FixResult, apply_edits, plan_fix
 from remediator.errors import RemediatorError, truncate
-from remediator.evidence.sources.gitsource import load_desired
 from remediator.evidence.sources.snapshot import SnapshotSource
 from remediator.evidence.store import Evidence
 from remediator.model import ObjectRef
@@ -87,7 +87,7 @@ def load_scenario(path: Path) -> tuple[Evidence, dict[str, Any]]:
     app = truth.get("app")
     ev = SnapshotSource(path / "cluster").load(str(app) if app else None)
     if (path / "repo").is_dir():
-        ev.desired = load_desired(path / "repo", ev.app, ev.errors)
+        ev.desired = SourceIndex(path / "repo").desired(ev.app, ev.errors)
     return ev, truth
 
 

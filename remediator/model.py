@@ -6,6 +6,25 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+# A path to a field of a Kubernetes object: keys, list indexes, and selectors of a named list item
+# (``{"name": "app"}`` picks the container named app). Remedies speak it; edits resolve it in files.
+Selector = dict[str, str]
+PathPart = str | int | Selector
+FieldPath = tuple[PathPart, ...]
+
+
+def path_str(path: FieldPath) -> str:
+    """``spec.template.spec.containers[name=app].resources.limits.memory``."""
+    out = ""
+    for p in path:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif isinstance(p, dict):
+            out += "[" + ",".join(f"{k}={v}" for k, v in p.items()) + "]"
+        else:
+            out += ("." if out else "") + p
+    return out
+
 
 class Category(StrEnum):
     """The finding vocabulary of ../shared/spec/scenarios.md (renaming one breaks scenarios)."""

@@ -65,8 +65,8 @@ def load_all(text: str, name: str, *, as_json: bool | None = None) -> list[Any]:
             if markers > MAX_DOCUMENTS:
                 raise LoadError(f"{name}: more than {MAX_DOCUMENTS} YAML documents ({markers} markers); not read")
             docs = list(yaml.load_all(text, Loader=Loader))
-    except RecursionError:
-        raise LoadError(f"{name}: {kind} nested too deeply to parse; not read") from None
+    except RecursionError as e:
+        raise LoadError(f"{name}: {kind} nested too deeply to parse; not read") from e
     except (ValueError, yaml.YAMLError) as e:  # JSONDecodeError is a ValueError
         where = ""
         mark = getattr(e, "problem_mark", None)
@@ -75,7 +75,7 @@ def load_all(text: str, name: str, *, as_json: bool | None = None) -> list[Any]:
         elif isinstance(e, json.JSONDecodeError):
             where = f" line {e.lineno}:"
         reason = getattr(e, "problem", None) or (str(e).splitlines() or [type(e).__name__])[0]
-        raise LoadError(f"{name}:{where} malformed {kind}: {reason}") from None
+        raise LoadError(f"{name}:{where} malformed {kind}: {reason}") from e
     if len(docs) > MAX_DOCUMENTS:  # documents without markers (after "..." or in a flow stream)
         raise LoadError(f"{name}: more than {MAX_DOCUMENTS} {kind} documents; not read")
     problem = check_bounds(docs, shared=not is_json and "&" in text and "*" in text)

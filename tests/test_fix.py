@@ -22,6 +22,7 @@ from remediator.edits.render import find_tool, render
 from remediator.eval import evaluate, fix_scenario, load_scenario
 from remediator.model import ObjectRef
 from remediator.policy import Policy, json_schema, load_policy
+from remediator.publish.base import branch_name
 
 from .conftest import EXAMPLES, ROOT, SCENARIOS
 
@@ -380,6 +381,26 @@ def test_fix_cli_commits_on_a_new_local_branch_once(tmp_path: Path) -> None:
     assert git(repo, "rev-list", "--count", branches[0]).strip() == "2"
 
 
+def test_the_local_branch_is_named_and_described_as_its_pull_request_would_be(tmp_path: Path) -> None:
+    sc = copy(SCENARIOS / "seed001-memory-demo-oom", tmp_path)
+    repo = sc / "repo"
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "init")
+    pol = tmp_path / "policy.yaml"
+    pol.write_text("git:\n  branch_prefix: bots/fix/\n  name: fixer\n  email: fixer@example.com\n")
+    args = ["fix", "--snapshot", str(sc / "cluster"), "--app", "memory-demo", "--repo", str(repo), "--policy", str(pol)]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    [branch] = git(repo, "branch", "--list", "bots/*").split()
+    fp = branch.rsplit("-", 1)[-1]
+    assert branch == branch_name("bots/fix/", "memory-demo", "oom-killed", fp)
+    msg = git(repo, "log", "-1", "--format=%B", branch)
+    assert msg.startswith("fix(oom-killed): set ") and "App: memory-demo" in msg
+    assert f"Remediator-Fingerprint: {fp}" in msg
+    assert git(repo, "log", "-1", "--format=%an <%ae>", branch).strip() == "fixer <fixer@example.com>"
+
+
 def test_fix_cli_bad_policy_is_one_line_error(tmp_path: Path) -> None:
     bad = tmp_path / "p.yaml"
     bad.write_text("memory: [")
@@ -397,7 +418,7 @@ def test_no_network_renderer_env_is_clean() -> None:
 
 
 def test_quick_identity_scan_agrees_with_the_parser_on_the_corpus() -> None:
-    from remediator.edits.index import quick_identities
+    from remediator.edits.origin import quick_identities
 
     corpus = sorted((ROOT / "tests" / "corpus" / "files").iterdir())
     scanned = 0

@@ -25,9 +25,10 @@ import yaml
 from remediator.policy import Policy
 from remediator.publish.examples import example_remote
 from remediator.publish.github import GitHubProvider
-from remediator.service.app import Settings, create_app, server_config
+from remediator.service.app import Settings, create_app
 from remediator.service.journal import Journal
 from remediator.service.runner import FlowRunner, snapshot_applications, snapshot_loader
+from remediator.service.server import server_config
 from tests.fakes.github_api import FakeGitHub
 
 from .conftest import SCENARIOS

@@ -57,11 +57,11 @@ class LLM:
         try:
             resp = self.client.chat.completions.create(model=str(self.cfg.model), **kw)
         except openai.APIStatusError as e:
-            raise ModelError(f"model server answered {e.status_code}: {str(e.message)[:200]}") from None
+            raise ModelError(f"model server answered {e.status_code}: {str(e.message)[:200]}") from e
         except (openai.APITimeoutError, openai.APIConnectionError) as e:
-            raise ModelError(f"model server unreachable: {type(e).__name__}") from None
+            raise ModelError(f"model server unreachable: {type(e).__name__}") from e
         except openai.OpenAIError as e:
-            raise ModelError(f"model error: {type(e).__name__}: {str(e)[:200]}") from None
+            raise ModelError(f"model error: {type(e).__name__}: {str(e)[:200]}") from e
         finally:
             self.usage.model_seconds += time.perf_counter() - t
         self.usage.calls += 1

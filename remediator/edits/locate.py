@@ -15,14 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from remediator.edits.index import AppSource, Origin, Patch, SourceIndex, pointer
+from remediator.edits.index import SourceIndex
+from remediator.edits.kustomize import kustomization_file, pointer
+from remediator.edits.origin import AppSource, Origin, Patch
 from remediator.edits.yamlfile import EditError, FieldPath, YamlFile, dump_block, path_str, plain, step
+from remediator.errors import PermanentError
 from remediator.model import ObjectRef
 from remediator.policy import Policy
 from remediator.yamlload import LoadError, load_one
 
 
-class Refused(Exception):
+class Refused(PermanentError):
     """An edit the rules refuse; ``rule`` names the rule."""
 
     def __init__(self, reason: str, rule: str) -> None:
@@ -246,7 +249,7 @@ def _shared(index: SourceIndex, layer: str, origin: Origin, src: AppSource) -> b
 
 def _add_patch(ws: Workspace, index: SourceIndex, src: AppSource, origin: Origin, path: FieldPath, value: Any) -> str:
     root_layer = origin.layers[-1] if origin.layers else src.root
-    kfile = index.kustomization_file(index.repo / root_layer)
+    kfile = kustomization_file(index.repo / root_layer)
     if kfile is None:
         raise Refused(f"{root_layer}: no kustomization to add a patch to", "not-in-source")
     krel = index.rel(kfile)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from remediator.edits.index import SourceIndex
+from remediator.errors import PermanentError
 from remediator.yamlload import LoadError, load_all, load_one
 
 TIMEOUT_S = 60
@@ -33,8 +34,8 @@ def find_tool(name: str) -> str | None:
     return str(cand) if cand.is_file() and os.access(cand, os.X_OK) else None
 
 
-class RenderError(Exception):
-    pass
+class RenderError(PermanentError):
+    """The source cannot be rendered (kubectl kustomize / helm / our own resolution failed)."""
 
 
 def _run(cmd: list[str], cwd: Path) -> str:
@@ -91,14 +92,14 @@ def _objects(text: str, name: str) -> list[dict[str, Any]]:
     try:
         return [d for d in load_all(text, name, as_json=False) if isinstance(d, dict)]
     except LoadError as e:
-        raise RenderError(str(e)) from None
+        raise RenderError(str(e)) from e
 
 
 def _values(text: str, name: str) -> Any:
     try:
         return load_one(text, name, as_json=False)
     except LoadError as e:
-        raise RenderError(str(e)) from None
+        raise RenderError(str(e)) from e
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

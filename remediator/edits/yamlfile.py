@@ -26,12 +26,11 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.events import AliasEvent
 
+from remediator.errors import PermanentError
+from remediator.model import FieldPath, PathPart, path_str
 from remediator.yamlload import MAX_DOCUMENTS, check_bounds
 
 MAX_BYTES = 5 * 1024 * 1024
-Selector = dict[str, str]
-PathPart = str | int | Selector
-FieldPath = tuple[PathPart, ...]
 
 _SEP = re.compile(r"^---(\s|$)")
 _PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_./][A-Za-z0-9_./:@+\-]*$")
@@ -42,20 +41,8 @@ _RESOLVES = re.compile(
 )
 
 
-class EditError(Exception):
+class EditError(PermanentError):
     """An edit that cannot be made safely; the message names the file."""
-
-
-def path_str(path: FieldPath) -> str:
-    out = ""
-    for p in path:
-        if isinstance(p, int):
-            out += f"[{p}]"
-        elif isinstance(p, dict):
-            out += "[" + ",".join(f"{k}={v}" for k, v in p.items()) + "]"
-        else:
-            out += ("." if out else "") + p
-    return out
 
 
 def _yaml() -> YAML:

@@ -66,7 +66,7 @@ def safe_component(text: str, limit: int = 63) -> str:
     return f"{s[: limit - 7]}-{tail}".strip("-") if s else f"x-{tail}"
 
 
-class PushRejected(Exception):
+class PushRejected(TemporaryError):
     """The remote refused a push as non-fast-forward (the base moved)."""
 
 
@@ -138,10 +138,10 @@ class Checkout:
             last = next((ln.strip() for ln in reversed(err) if ln.strip()), "failed")
             low = " ".join(err).lower()
             if "non-fast-forward" in low or "fetch first" in low or ("rejected" in low and "stale info" in low):
-                raise PushRejected(last) from None
+                raise PushRejected(last) from e
             if "403" in low or "permission" in low or "authentication" in low or "could not read username" in low:
-                raise ForbiddenError(f"git {what} {self.redact(self.url)}: {last.removeprefix('stderr: ')}") from None
-            raise TemporaryError(f"git {what} {self.redact(self.url)}: {last.removeprefix('stderr: ')}") from None
+                raise ForbiddenError(f"git {what} {self.redact(self.url)}: {last.removeprefix('stderr: ')}") from e
+            raise TemporaryError(f"git {what} {self.redact(self.url)}: {last.removeprefix('stderr: ')}") from e
 
     @property
     def repo(self) -> git.Repo:
@@ -171,7 +171,7 @@ class Checkout:
                 err = self.redact(str(e.stderr or e)).strip().splitlines()
                 raise TemporaryError(
                     f"git clone {self.redact(self.url)}: {err[-1].strip() if err else 'failed'}"
-                ) from None
+                ) from e
             tmp.rename(self.path)
         else:
             self._check_origin("fetch")  # the token goes only where the clone came from

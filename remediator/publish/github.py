@@ -120,7 +120,7 @@ class GitHubProvider:
             try:
                 self._repo = self.gh.get_repo(self.slug)
             except Exception as e:
-                raise self._fail(e, "get repository") from None
+                raise self._fail(e, "get repository") from e
         return self._repo
 
     def check_access(self) -> None:
@@ -160,7 +160,7 @@ class GitHubProvider:
         try:
             return [self._pr(p) for p in self.repo.get_pulls(state=state) if parse_marker(p.body)]
         except Exception as e:
-            raise self._fail(e, "list pull requests") from None
+            raise self._fail(e, "list pull requests") from e
 
     def find(self, branch: str) -> PullRequest | None:
         owner = self.slug.split("/")[0]
@@ -171,13 +171,13 @@ class GitHubProvider:
                     return pr
             return None
         except Exception as e:
-            raise self._fail(e, f"look up the pull request of branch {branch}") from None
+            raise self._fail(e, f"look up the pull request of branch {branch}") from e
 
     def _get(self, pr: PullRequest) -> GHPull:
         try:
             return self.repo.get_pull(pr.number)
         except Exception as e:
-            raise self._fail(e, f"get pull request {pr.number}") from None
+            raise self._fail(e, f"get pull request {pr.number}") from e
 
     def create(self, branch: str, base: str, title: str, body: str, draft: bool) -> PullRequest:
         try:
@@ -188,21 +188,21 @@ class GitHubProvider:
                 found = self.find(branch)
                 if found is not None:
                     return found
-            raise self._fail(e, "create pull request") from None
+            raise self._fail(e, "create pull request") from e
         except Exception as e:
-            raise self._fail(e, "create pull request") from None
+            raise self._fail(e, "create pull request") from e
 
     def update(self, pr: PullRequest, title: str, body: str) -> None:
         try:
             self._get(pr).edit(title=title, body=body)
         except Exception as e:
-            raise self._fail(e, f"update pull request {pr.number}") from None
+            raise self._fail(e, f"update pull request {pr.number}") from e
 
     def comment(self, pr: PullRequest, body: str) -> None:
         try:
             self._get(pr).create_issue_comment(body)
         except Exception as e:
-            raise self._fail(e, f"comment on pull request {pr.number}") from None
+            raise self._fail(e, f"comment on pull request {pr.number}") from e
 
     def comments(self, pr: PullRequest) -> list[Comment]:
         try:
@@ -211,7 +211,7 @@ class GitHubProvider:
                 for c in self._get(pr).get_issue_comments()
             ]
         except Exception as e:
-            raise self._fail(e, f"read comments of pull request {pr.number}") from None
+            raise self._fail(e, f"read comments of pull request {pr.number}") from e
 
     def decorate(self, pr: PullRequest, labels: list[str], reviewers: list[str], assignees: list[str]) -> list[str]:
         problems: list[str] = []
@@ -240,23 +240,23 @@ class GitHubProvider:
         try:
             return [(c.id, c.body or "") for c in self.repo.get_pull(number).get_review_comments()]
         except Exception as e:
-            raise self._fail(e, f"list review comments of pull request {number}") from None
+            raise self._fail(e, f"list review comments of pull request {number}") from e
 
     def edit_review_comment(self, number: int, comment_id: int, body: str) -> None:
         try:
             self.repo.get_pull(number).get_review_comment(comment_id).edit(body)
         except Exception as e:
-            raise self._fail(e, f"edit review comment {comment_id}") from None
+            raise self._fail(e, f"edit review comment {comment_id}") from e
 
     def create_review(self, number: int, sha: str, body: str, comments: list[dict[str, object]]) -> None:
         try:
             pr = self.repo.get_pull(number)
             pr.create_review(commit=self.repo.get_commit(sha), body=body, event="COMMENT", comments=comments)  # type: ignore[arg-type]
         except Exception as e:
-            raise self._fail(e, f"create a review on pull request {number}") from None
+            raise self._fail(e, f"create a review on pull request {number}") from e
 
     def close(self, pr: PullRequest) -> None:
         try:
             self._get(pr).edit(state="closed")
         except Exception as e:
-            raise self._fail(e, f"close pull request {pr.number}") from None
+            raise self._fail(e, f"close pull request {pr.number}") from e

@@ -7,8 +7,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from remediator.diagnose import Diagnosis
@@ -19,15 +20,20 @@ from remediator.evidence.store import Evidence
 from remediator.model import Finding
 from remediator.policy import Policy
 from remediator.publish import body as prbody
-from remediator.publish.base import Comment, Provider, PullRequest, branch_name, ends_with, marker, owned
+from remediator.publish.base import Provider, PullRequest, branch_name, ends_with, marker, owned
 from remediator.publish.body import code, inline, quote_block
 from remediator.publish.checkout import Checkout, Identity, PushRejected
+from remediator.publish.dryrun import DryRun
 
 Action = Literal[
     "opened", "updated", "held", "unchanged", "rejected-before", "fixed-before", "no-edit", "healthy", "healthy-noted"
 ]
 HEALTHY_MARK = "<!-- remediator: healthy -->"
 AFTER_MERGE_MARK = "<!-- remediator: after-merge -->"
+
+ReviewNotes = Callable[[Path, Iterable[str]], list[str]]
+"""The bot's own review of the edited files as committed (clone root, repo-relative files) -> one
+note per issue, for the PR body. Given by the caller: publishing does not run the review."""
 
 
 @dataclass
@@ -40,50 +46,6 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
     dry_run: bool = False
     would: list[str] = field(default_factory=list)  # dry run: the writes that were not made
-
-
-class DryRun:
-    """A provider that reads through and records every write instead of making it."""
-
-    name = "dry-run"
-
-    def __init__(self, inner: Provider, would: list[str]) -> None:
-        self.inner = inner
-        self.would = would
-
-    def check_access(self) -> None:
-        self.inner.check_access()
-
-    def login(self, configured: str | None) -> str | None:
-        return self.inner.login(configured)
-
-    def pulls(self, state: Literal["open", "closed"]) -> list[PullRequest]:
-        return self.inner.pulls(state)
-
-    def find(self, branch: str) -> PullRequest | None:
-        return self.inner.find(branch)
-
-    def comments(self, pr: PullRequest) -> list[Comment]:
-        return [] if pr.number == 0 else self.inner.comments(pr)
-
-    def create(self, branch: str, base: str, title: str, body: str, draft: bool) -> PullRequest:
-        self.would.append(f"open a {'draft ' if draft else ''}pull request {branch} -> {base}: {title}")
-        return PullRequest(0, "(dry run: not opened)", branch, base, title, body, "open")
-
-    def update(self, pr: PullRequest, title: str, body: str) -> None:
-        self.would.append(f"update PR #{pr.number}: {title}")
-
-    def comment(self, pr: PullRequest, body: str) -> None:
-        self.would.append(f"comment on PR #{pr.number}")
-
-    def decorate(self, pr: PullRequest, labels: list[str], reviewers: list[str], assignees: list[str]) -> list[str]:
-        for what, items in (("labels", labels), ("reviewers", reviewers), ("assignees", assignees)):
-            if items:
-                self.would.append(f"set {what} {', '.join(items)}")
-        return []
-
-    def close(self, pr: PullRequest) -> None:
-        self.would.append(f"close PR #{pr.number}")
 
 
 def cause_key(app: str, f: Finding) -> str:
@@ -110,14 +72,17 @@ def propose(
     revision: str | None = None,
     why: tuple[str, str] | None = None,
     dry_run: bool = False,
+    review_notes: ReviewNotes | None = None,
 ) -> Outcome:
     """``why``: (narrative, its source) from model assist, for the PR body. ``dry_run``: read
-    everything, write nothing (no push, PR, comment); the outcome lists what would be done."""
+    everything, write nothing (no push, PR, comment); the outcome lists what would be done.
+    ``review_notes``: the review section of the PR body (none without it); its failure never
+    blocks the fix."""
     would: list[str] = []
     if dry_run:
         provider = DryRun(provider, would)
         checkout.dry_run, checkout.would = True, would
-    out = _propose(d, ev, policy, provider, checkout, revision, why)
+    out = _propose(d, ev, policy, provider, checkout, revision, why, review_notes)
     if dry_run:
         out.dry_run, out.would = True, would
         if out.pr is not None and out.pr.number == 0:
@@ -136,6 +101,7 @@ def _propose(
     checkout: Checkout,
     revision: str | None,
     why: tuple[str, str] | None,
+    review_notes: ReviewNotes | None,
 ) -> Outcome:
     app = d.app or str(dig(ev.app, "metadata", "name") or "app")
     who = Identity(policy.git.name, policy.git.email)
@@ -162,7 +128,7 @@ def _propose(
         out = _healthy(app, policy, bot)
     else:
         assert f is not None
-        out = _unhealthy(d, ev, policy, bot, checkout, revision, app, f, who, closed, why)
+        out = _unhealthy(d, ev, policy, bot, checkout, revision, app, f, who, closed, why, review_notes)
     out.warnings[:0] = warnings
     return out
 
@@ -201,6 +167,7 @@ def _unhealthy(
     who: Identity,
     closed: Callable[[], tuple[PullRequest, ...]],
     why: tuple[str, str] | None,
+    review_notes: ReviewNotes | None,
 ) -> Outcome:
     ck, ek = cause_key(app, f), evidence_key(d)
     mine = [p for p in bot.pulls("open") if p.marker.get("cause") == ck]
@@ -216,10 +183,12 @@ def _unhealthy(
                 )
     for attempt in range(2):
         try:
-            return _attempt(d, ev, policy, bot, checkout, revision, app, f, who, ck, ek, mine, closed, why)
-        except PushRejected:
+            return _attempt(
+                d, ev, policy, bot, checkout, revision, app, f, who, ck, ek, mine, closed, why, review_notes
+            )
+        except PushRejected as e:
             if attempt == 1:
-                raise RemediatorError("git push was rejected twice (the base branch keeps moving); try again") from None
+                raise RemediatorError("git push was rejected twice (the base branch keeps moving); try again") from e
     raise AssertionError("unreachable")
 
 
@@ -238,6 +207,7 @@ def _attempt(
     mine: list[PullRequest],
     closed: Callable[[], tuple[PullRequest, ...]],
     why: tuple[str, str] | None = None,
+    review_notes: ReviewNotes | None = None,
 ) -> Outcome:
     provider = bot.provider
     base = checkout.sync(revision)
@@ -273,11 +243,10 @@ def _attempt(
 
     def body_after_commit() -> str:
         """The PR body, with the bot's own review of the edited files as committed."""
-        from remediator.review.run import run_review
-
+        if review_notes is None:
+            return prbody.body(res, ctx, keys)
         try:
-            rv = run_review(checkout.path, policy, {f: set() for f in files})
-            notes = [f"{i.severity.name} {i.rule} `{i.file}:{i.line}`: {i.message}" for i in rv.issues]
+            notes = review_notes(checkout.path, list(files))
         except Exception as e:  # the review is advisory; it never blocks the fix
             notes = [f"review not run: {type(e).__name__}: {e}"]
         return prbody.body(res, ctx, keys, notes)
@@ -368,7 +337,7 @@ def _after_failed_create(bot: Bot, checkout: Checkout, branch: str, pushed: bool
         raise TemporaryError(
             f"branch {branch}: the branch is kept (the next run reuses it): opening its pull request failed and "
             f"whether one was opened is unknown ({why[:120]})"
-        ) from None
+        ) from e
     if existing is not None:
         return existing
     if pushed:  # no orphan branch without its PR

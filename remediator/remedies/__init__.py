@@ -1,4 +1,5 @@
-"""Remedies: one module per kind of edit. ``REMEDIES`` maps a finding category to its remedy."""
+"""Remedies: one module per kind of edit. ``REMEDIES`` maps a finding category to its remedy;
+:mod:`remediator.remedies.gate` decides whether it may act (policy, ``OUT_OF_BAND`` causes)."""
 
 from __future__ import annotations
 

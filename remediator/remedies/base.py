@@ -10,10 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediator.edits.yamlfile import FieldPath
 from remediator.evidence.relations import dig
 from remediator.evidence.store import Evidence, Obj
-from remediator.model import Finding, ObjectRef
+from remediator.model import FieldPath, Finding, ObjectRef
 from remediator.policy import Policy
 
 
@@ -101,6 +100,9 @@ class Remedy:
     categories: tuple[str, ...]
     plan: Plan
     summary: str
+    # The policy switches (``remedies.<key>``) the gate requires on: None = ``name``; () = none,
+    # the plan checks its own (one per kind of edit it makes).
+    switches: tuple[str, ...] | None = None
 
 
 def pod_spec_path(obj: Obj | None) -> FieldPath:

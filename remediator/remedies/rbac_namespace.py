@@ -118,4 +118,10 @@ def _create(f: Finding, sa_name: str, sa_ns: str, d: dict[str, Any]) -> Proposal
     )
 
 
-REMEDY = Remedy("rbac-subject-namespace", (Category.RBAC_FORBIDDEN.value,), plan, "fix a binding subject's namespace")
+REMEDY = Remedy(
+    "rbac-subject-namespace",
+    (Category.RBAC_FORBIDDEN.value,),
+    plan,
+    "fix a binding subject's namespace",
+    switches=(),  # rbac-subject-namespace and rbac-create are checked by the plan, per edit
+)

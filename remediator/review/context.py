@@ -5,20 +5,18 @@ folder is a kustomization), where it is written (file, document, line of any fie
 from __future__ import annotations
 
 import fnmatch
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from remediator.edits.index import KUSTOMIZATION, Origin, SourceIndex
+from remediator.edits.index import SourceIndex
+from remediator.edits.origin import Origin
 from remediator.edits.yamlfile import EditError, FieldPath, YamlFile, step
 from remediator.errors import InputError
 from remediator.evidence.relations import dig
 from remediator.evidence.shape import Problems, conform
 from remediator.model import ObjectRef
 from remediator.policy import Policy
-
-SKIP_NAMES = {*KUSTOMIZATION, "Chart.yaml", "Chart.lock"}
 
 
 @dataclass
@@ -118,32 +116,14 @@ class ReviewContext:
         return any(fnmatch.fnmatch(name, p) for p in self.policy.review.external_refs)
 
 
-def _walk_yaml(repo: Path) -> list[str]:
-    out = []
-    for dirpath, dirnames, filenames in os.walk(repo):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for fn in sorted(filenames):
-            if fn.endswith((".yaml", ".yml")) and fn not in SKIP_NAMES:
-                out.append((Path(dirpath) / fn).relative_to(repo).as_posix())
-    return out
-
-
 def load_context(repo: Path, policy: Policy, focus: set[str] | None = None) -> ReviewContext:
     """Every object in the repository. Files under a kustomization root are taken from its render
     (our resolution: namespaces, prefixes and patches applied); the rest file by file."""
     ctx = ReviewContext(repo, policy, focus=focus)
     problems = Problems(ctx.errors)
     index = SourceIndex(repo)
-    users = index.kustomization_users()
-    roots = []
-    for dirpath, dirnames, filenames in os.walk(repo):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        if any(k in filenames for k in KUSTOMIZATION):
-            rel = Path(dirpath).relative_to(repo).as_posix()
-            rel = "" if rel == "." else rel
-            if rel not in users:
-                roots.append(rel)
-    files = _walk_yaml(repo)
+    roots = index.kustomize_roots()
+    files = index.manifest_files()
     if not roots and not files:
         raise InputError(f"{repo}: no manifests (*.yaml, *.yml) in this folder; nothing to review")
     covered: set[str] = set()

@@ -57,7 +57,7 @@ def changed_lines(repo: Path, base: str, head: str) -> dict[str, set[int]]:
         err = getattr(e, "stderr", "") or str(e)
         raise InputError(
             f"git diff {base}...{head} in {repo}: {err.strip().splitlines()[-1] if err.strip() else 'failed'}"
-        ) from None
+        ) from e
     files: dict[str, set[int]] = {}
     current: str | None = None
     for line in out.splitlines():

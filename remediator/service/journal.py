@@ -105,7 +105,7 @@ class Journal:
                 self._db.execute("ALTER TABLE incidents ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0")
         except (OSError, sqlite3.Error) as e:
             why = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
-            raise InputError(f"journal {path}: cannot open or create it as an SQLite database ({why})") from None
+            raise InputError(f"journal {path}: cannot open or create it as an SQLite database ({why})") from e
 
     def close(self) -> None:
         with self._lock:

@@ -11,14 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from remediator.assist.hook import assisted
-from remediator.diagnose import diagnose
-from remediator.evidence.relations import dig
+from remediator.diagnose import Diagnosis
 from remediator.evidence.store import Evidence, Obj
+from remediator.flow import NoRepository, PullRequestTarget, Refusal, repository, run
 from remediator.policy import Policy
 from remediator.publish.base import Provider
-from remediator.publish.checkout import Checkout
-from remediator.publish.propose import cause_key, propose
+from remediator.publish.propose import ReviewNotes, cause_key
 from remediator.service.journal import Journal
 
 
@@ -79,6 +77,7 @@ class FlowRunner:
         token: str | None = None,
         max_prs_per_cause: int = 3,
         repo_url_override: Callable[[str], str | None] | None = None,
+        review_notes: ReviewNotes | None = None,
     ) -> None:
         self.load = load
         self.list_apps = list_apps
@@ -89,6 +88,7 @@ class FlowRunner:
         self.token = token
         self.max_prs = max_prs_per_cause
         self.repo_url_override = repo_url_override
+        self.review_notes = review_notes
         self._apps: tuple[float, list[Obj]] = (0.0, [])
         self._repo_locks: dict[Path, threading.Lock] = {}
         self._repo_locks_guard = threading.Lock()
@@ -126,46 +126,38 @@ class FlowRunner:
         return None
 
     def run(self, app: str, payload: dict[str, Any], stage: Callable[[str], None]) -> RunResult:
-        durations: dict[str, float] = {}
-        t = time.perf_counter()
-        stage("evidence")
-        ev = self.load(app)
-        durations["evidence"] = time.perf_counter() - t
-        t = time.perf_counter()
-        stage("diagnose")
-        d, expl, _ = assisted(ev, diagnose(ev, app), self.policy)
-        durations["diagnose"] = time.perf_counter() - t
-        f = d.top
-        cause = cause_key(app, f) if f is not None else ""
-        if f is not None and cause and self.journal.prs_for(app, cause) >= self.max_prs:
-            return RunResult(
-                "refused", "capped",
-                f"{self.max_prs} pull requests were already opened for this cause of {app}; not opening another "
-                "(the app stays Degraded after the bot's fixes: a person should look)", cause=cause, durations=durations,
-            )  # fmt: skip
-        src: dict[str, Any] = (
-            dig(ev.app, "spec", "source") or next(iter(dig(ev.app, "spec", "sources") or []), {}) or {}
+        """The shared incident flow, with this service's attempt cap per cause and lock per clone."""
+        cause = ""
+        target = PullRequestTarget(
+            self.provider_for,
+            self.cache,
+            self.token,
+            repo_url=self.repo_url_override(app) if self.repo_url_override else None,
+            review_notes=self.review_notes,
         )
-        url = (self.repo_url_override(app) if self.repo_url_override else None) or str(src.get("repoURL") or "")
-        if not url:
-            return RunResult(
-                "refused", "no-repo", f"{app}: the Application names no repoURL", cause=cause, durations=durations
-            )
-        t = time.perf_counter()
-        stage("propose")
-        why = (expl.text, expl.source) if expl is not None else None
-        checkout = Checkout(url, self.cache, self.token)
-        with self.repository(checkout.path):
-            out = propose(
-                d,
-                ev,
-                self.policy,
-                self.provider_for(url),
-                checkout,
-                src.get("targetRevision"),
-                why,
-            )
-        durations["propose"] = time.perf_counter() - t
+
+        def gate(ev: Evidence, d: Diagnosis) -> Refusal | None:
+            """The attempt cap per cause, then a repository to clone; before anything is cloned."""
+            nonlocal cause
+            f = d.top
+            cause = cause_key(app, f) if f is not None else ""
+            if f is not None and cause and self.journal.prs_for(app, cause) >= self.max_prs:
+                return Refusal(
+                    "capped",
+                    f"{self.max_prs} pull requests were already opened for this cause of {app}; not opening another "
+                    "(the app stays Degraded after the bot's fixes: a person should look)",
+                )
+            try:
+                repository(ev, target)
+            except NoRepository:
+                return Refusal("no-repo", f"{app}: the Application names no repoURL")
+            return None
+
+        res = run(lambda: self.load(app), self.policy, target, app, stage, gate, self.repository)
+        if res.refusal is not None:
+            return RunResult("refused", res.refusal.outcome, res.refusal.message, cause=cause, durations=res.durations)
+        out = res.outcome
+        assert out is not None
         if out.action == "opened":
             self.journal.count_pr(app, cause)
-        return RunResult("done", out.action, out.message, out.pr.url if out.pr else "", cause, durations)
+        return RunResult("done", out.action, out.message, out.pr.url if out.pr else "", cause, res.durations)

@@ -26,10 +26,11 @@ from remediator.cli import Exit
 from remediator.cli import app as cli_app
 from remediator.errors import InputError, TemporaryError
 from remediator.policy import Policy
-from remediator.service.app import JsonFormatter, Settings, create_app
+from remediator.service.app import Settings, create_app
 from remediator.service.journal import SCHEMA, Journal
 from remediator.service.payloads import DNS1123, REPO_URL, ArgoCDNotification
 from remediator.service.runner import RunResult
+from remediator.service.server import JsonFormatter
 from tests.test_service import Server, hook
 
 SECRET = "hook-secret-for-safety"

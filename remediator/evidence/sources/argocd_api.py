@@ -115,7 +115,7 @@ class ArgoCDClient:
             r.raise_for_status()
             return r.json()
         except (httpx.HTTPError, ValueError) as e:
-            raise self._fail(what, e) from None
+            raise self._fail(what, e) from e
 
     def _login(self, username: str, password: str) -> None:
         try:
@@ -123,7 +123,7 @@ class ArgoCDClient:
             r.raise_for_status()
             self.token = str(r.json()["token"])
         except (httpx.HTTPError, ValueError, KeyError) as e:
-            raise self._fail("login", e) from None
+            raise self._fail("login", e) from e
 
     # --- reads ------------------------------------------------------------------------
 
@@ -223,5 +223,5 @@ class ArgoCDClient:
                     if "content" in res:
                         lines.append(str(res["content"]))
         except httpx.HTTPError as e:
-            raise self._fail(f"logs of {namespace}/{pod}/{container}", e) from None
+            raise self._fail(f"logs of {namespace}/{pod}/{container}", e) from e
         return lines

@@ -117,8 +117,12 @@ def _translate(e: Exception, what: str) -> Exception:
     return PermanentError(f"{what}: {truncate(str(e), 160)}")
 
 
-class WatchExpired(Exception):
+class WatchExpired(TemporaryError):
     """The watch's resourceVersion is too old (410 Gone): list again."""
+
+    def __init__(self, resource_version: str | None) -> None:
+        super().__init__(f"watch: resourceVersion {resource_version} is too old (410 Gone); list again")
+        self.resource_version = resource_version
 
 
 KUBECONFIG_MAX_BYTES = 4 * 1024 * 1024
@@ -147,10 +151,10 @@ def check_kubeconfig(config_file: str | None) -> list[str]:
             if path.stat().st_size > KUBECONFIG_MAX_BYTES:
                 raise InputError(f"{name}: the kubeconfig is larger than 4 MiB")
             data = load_one(path.read_bytes().decode("utf-8"), name, as_json=False)
-        except UnicodeDecodeError:
-            raise InputError(f"{name}: the kubeconfig is not UTF-8 text") from None
+        except UnicodeDecodeError as e:
+            raise InputError(f"{name}: the kubeconfig is not UTF-8 text") from e
         except OSError as e:
-            raise InputError(f"{name}: cannot read the kubeconfig: {e.strerror or e}") from None
+            raise InputError(f"{name}: cannot read the kubeconfig: {e.strerror or e}") from e
         if not isinstance(data, dict):
             raise InputError(f"{name}: not a kubeconfig (expected a mapping of clusters, contexts and users)")
         for key in ("clusters", "contexts", "users"):
@@ -197,7 +201,7 @@ class LiveSource:
                         config_file=config_file, context=context, client_configuration=cfg
                     )
                 except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
-                    raise InputError(f"{path}: not a valid kubeconfig ({type(e).__name__})") from None
+                    raise InputError(f"{path}: not a valid kubeconfig ({type(e).__name__})") from e
                 break
             else:
                 if context is not None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from remediator.edits.yamlfile import FieldPath
 from remediator.evidence.relations import dig
+from remediator.model import FieldPath
 from remediator.remedies.base import pod_spec_path
 from remediator.review.context import Declared, ReviewContext
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from remediator.edits.yamlfile import FieldPath
+from remediator.model import FieldPath
 from remediator.review.checks.common import containers, subject
 from remediator.review.context import Declared, ReviewContext
 from remediator.review.model import Issue, Rule, Severity

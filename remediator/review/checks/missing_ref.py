@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from remediator.edits.yamlfile import FieldPath
 from remediator.evidence.relations import dig
+from remediator.model import FieldPath
 from remediator.review.checks.common import pod_specs
 from remediator.review.context import Declared, ReviewContext
 from remediator.review.model import Issue, Rule, Severity

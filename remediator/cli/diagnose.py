@@ -1,0 +1,93 @@
+"""``remediator diagnose``: what is wrong with an app, root cause first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from remediator.cli.common import (
+    ArgoURL,
+    Exit,
+    Format,
+    NoRedact,
+    ProbeModels,
+    app,
+    errors_as_exit_codes,
+    example_app,
+    example_names,
+    examples_root,
+    fail,
+    live,
+    load_snapshot,
+    no_example,
+    render_diagnosis,
+    scenario_dirs,
+)
+from remediator.diagnose import diagnose
+
+
+@app.command("diagnose")
+def diagnose_cmd(
+    app_name: Annotated[str | None, typer.Option("--app", help="Argo CD Application to diagnose")] = None,
+    snapshot: Annotated[Path | None, typer.Option("--snapshot", help="read evidence from a snapshot folder")] = None,
+    example: Annotated[
+        str | None, typer.Option("--example", help="diagnose an example shipped with the package ('list' lists them)")
+    ] = None,
+    repo: Annotated[
+        Path | None,
+        typer.Option("--repo", help="local checkout of the app's Git repository (finds never-applied resources)"),
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"),
+    ] = None,
+    context: Annotated[str | None, typer.Option("--context", help="kubeconfig context")] = None,
+    argocd_namespace: Annotated[
+        str, typer.Option("--argocd-namespace", help="namespace of the Application objects")
+    ] = "argocd",
+    probe_models: ProbeModels = True,
+    argocd_url: ArgoURL = None,
+    policy_file: Annotated[
+        Path | None, typer.Option("--policy", help="policy file (its model section enables model assist)")
+    ] = None,
+    no_redact: NoRedact = False,
+) -> None:
+    """Say what is wrong with an app: ranked findings, root cause first (secrets redacted)."""
+    with errors_as_exit_codes():
+        if example is not None:
+            if example == "list":
+                typer.echo("\n".join(example_names()))
+                return
+            root = examples_root()
+            target = root / example
+            if not target.is_dir():
+                raise no_example(example)
+            out = []
+            for sc in scenario_dirs(target):
+                name = example_app(sc, app_name)
+                ev = load_snapshot(sc / "cluster", name, sc / "repo" if (sc / "repo").is_dir() else None)
+                if fmt is not Format.json:
+                    out.append(f"== example {sc.relative_to(root).as_posix()}\n")
+                out.append(render_diagnosis(diagnose(ev, name), fmt, not no_redact))
+            typer.echo("".join(out), nl=False)
+            return
+        if snapshot is not None:
+            ev = load_snapshot(snapshot, app_name, repo)
+        elif app_name is not None:
+            ev = live(app_name, kubeconfig, context, argocd_namespace, probe_models, argocd_url=argocd_url, repo=repo)
+        else:
+            raise fail("give --app NAME (live cluster), --snapshot DIR or --example NAME", Exit.USAGE)
+        from remediator.assist.hook import describe
+        from remediator.flow import assess
+        from remediator.policy import load_policy
+
+        a = assess(ev, load_policy(policy_file), app_name)
+        typer.echo(render_diagnosis(a.diagnosis, fmt, not no_redact), nl=False)
+        if fmt is Format.text and (a.explanation or a.investigation):
+            from remediator.redact import redact
+
+            why = describe(a.explanation, a.investigation)
+            typer.echo("\n" + (why if no_redact else redact(why)), nl=False)

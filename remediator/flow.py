@@ -1,0 +1,291 @@
+"""One incident, from evidence to its fix: the flow every face runs (``remediator diagnose``/``fix``,
+the webhook service and its watcher).
+
+Pure orchestration: no option parsing, no printing. Given the evidence (or a loader), the policy and
+where the fix goes - a local branch of a checkout (:class:`LocalBranch`) or a pull request
+(:class:`PullRequestTarget`) - :func:`run` diagnoses, lets the model assist when the policy enables
+it, then plans and commits the fix locally or proposes it as a pull request, and returns a typed
+:class:`FlowResult` the faces render. ``dry_run`` on either target is the one switch that stops
+every write: no branch, no commit, no push, no pull request, no comment.
+
+The wiring both faces share lives here too, once: the token (:func:`github_token`), the clone cache
+(:func:`default_cache`), the provider for a repository (:func:`provider_factory`) and the clone with
+the policy's branch rules (:func:`checkout_for`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from remediator.assist.hook import assisted
+from remediator.assist.investigate import Investigation
+from remediator.assist.phrase import Explanation
+from remediator.diagnose import Diagnosis, diagnose
+from remediator.edits.index import SourceIndex
+from remediator.edits.plan import FixResult, plan_fix
+from remediator.errors import InputError, RemediatorError
+from remediator.evidence.appsource import app_source
+from remediator.evidence.store import Evidence
+from remediator.policy import Policy
+from remediator.publish.base import Provider
+from remediator.publish.checkout import Checkout
+from remediator.publish.localbranch import commit
+from remediator.publish.propose import Outcome, ReviewNotes, propose
+
+ProviderFactory = Callable[[str], Provider]  # repository URL -> where its pull requests go
+Lock = Callable[[Path], AbstractContextManager[None]]  # one run at a time per clone (the service's)
+Stage = Callable[[str], None]  # told "evidence", "diagnose", "propose" as the run gets there
+
+
+class ProviderKind(StrEnum):
+    """Where pull requests go."""
+
+    github = "github"
+    local = "local"
+
+
+class UsageError(InputError):
+    """The options cannot work together, or one the run needs is missing."""
+
+
+class NoRepository(UsageError):
+    """No repository to clone: no override was given and the Application names no repoURL."""
+
+
+# --- the wiring both faces share ------------------------------------------------------------
+
+
+def github_token() -> str | None:
+    """The GitHub token from the environment (``$GITHUB_TOKEN``, else ``$GH_TOKEN``)."""
+    return os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+
+
+def default_cache() -> Path:
+    """Where clones are kept: ``$XDG_CACHE_HOME/remediator/repos`` (``~/.cache`` by default)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "remediator" / "repos"
+
+
+def provider_factory(
+    kind: ProviderKind,
+    policy: Policy,
+    cache: Path,
+    token: str | None = None,
+    github_url: str = "https://api.github.com",
+    github_repo: str | None = None,
+    pr_dir: Path | None = None,
+) -> ProviderFactory:
+    """GitHub (``github_repo``, else the slug of the repository URL; the policy's cap on
+    Retry-After waits) or the local provider (``pr_dir``, else ``cache/pull-requests``)."""
+
+    def provider_for(url: str) -> Provider:
+        if kind is ProviderKind.local:
+            from remediator.publish.local import LocalProvider
+
+            return LocalProvider(pr_dir or cache / "pull-requests")
+        from remediator.publish.github import GitHubProvider, repo_slug
+
+        slug = github_repo or repo_slug(url)
+        if not slug:
+            raise UsageError(f"cannot tell the GitHub repository from {url!r}: give --github-repo OWNER/NAME")
+        return GitHubProvider(slug, token, github_url, max_retry_wait=policy.pull_requests.max_retry_wait_seconds)
+
+    return provider_for
+
+
+def checkout_for(url: str, cache: Path, token: str | None, policy: Policy) -> Checkout:
+    """The cached clone of ``url``, held to the policy's branch rules (prefix, protected branches)."""
+    return Checkout(url, cache, token, branch_prefix=policy.git.branch_prefix, protected=policy.git.protected_branches)
+
+
+# --- where the fix goes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalBranch:
+    """Commit the fix on a new local branch of the checkout at ``repo`` (its work tree untouched);
+    ``dry_run``: plan only."""
+
+    repo: Path
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class PullRequestTarget:
+    """Propose the fix as a pull request. ``repo_url``/``revision`` override the Application's;
+    ``token`` authenticates the clone (GitHub only); ``review_notes``: the bot's review of the
+    edited files for the PR body, given by the face (publish does not run the review)."""
+
+    provider_for: ProviderFactory
+    cache: Path
+    token: str | None = None
+    repo_url: str | None = None
+    revision: str | None = None
+    dry_run: bool = False
+    review_notes: ReviewNotes | None = None
+
+
+def pull_request_target(
+    kind: ProviderKind,
+    policy: Policy,
+    cache: Path | None = None,
+    github_url: str = "https://api.github.com",
+    github_repo: str | None = None,
+    pr_dir: Path | None = None,
+    repo_url: str | None = None,
+    revision: str | None = None,
+    dry_run: bool = False,
+    review_notes: ReviewNotes | None = None,
+) -> PullRequestTarget:
+    """The target as the CLI and the service configure it: the token from the environment (sent to
+    the clone only for GitHub), the default cache, the provider for each repository."""
+    token = github_token()
+    cache = cache or default_cache()
+    return PullRequestTarget(
+        provider_factory(kind, policy, cache, token, github_url, github_repo, pr_dir),
+        cache,
+        token if kind is ProviderKind.github else None,
+        repo_url,
+        revision,
+        dry_run,
+        review_notes,
+    )
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The diagnosis after model assist, with the narrative and the investigation (None without a model)."""
+
+    diagnosis: Diagnosis
+    explanation: Explanation | None = None
+    investigation: Investigation | None = None
+
+    @property
+    def why(self) -> tuple[str, str] | None:
+        """(narrative, its source) for the PR body."""
+        return (self.explanation.text, self.explanation.source) if self.explanation is not None else None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A face's gate stopped the run before anything was published (e.g. the service's attempt cap)."""
+
+    outcome: str
+    message: str
+
+
+@dataclass
+class FlowResult:
+    evidence: Evidence
+    assessment: Assessment
+    durations: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    fix: FixResult | None = None  # LocalBranch: the planned fix
+    branch: str | None = None  # LocalBranch: the branch committed (None on a dry run or without edits)
+    outcome: Outcome | None = None  # PullRequestTarget: what happened to the pull request
+    checkout: Checkout | None = None  # PullRequestTarget: the clone used (its ``url``, ``redact``)
+    refusal: Refusal | None = None
+
+    @property
+    def diagnosis(self) -> Diagnosis:
+        return self.assessment.diagnosis
+
+
+def assess(ev: Evidence, policy: Policy, app: str | None = None) -> Assessment:
+    """Diagnose, then model assist when the policy enables it."""
+    return Assessment(*assisted(ev, diagnose(ev, app), policy))
+
+
+def repository(ev: Evidence, target: PullRequestTarget) -> tuple[str, str | None]:
+    """The repository URL to clone and the revision to check out: the target's overrides, else the
+    Application's source. Raises :class:`NoRepository` when there is none."""
+    src = app_source(ev.app)
+    url = target.repo_url or src.repo_url
+    if not url:
+        raise NoRepository("no repository to clone: give --repo-url (the Application has no repoURL)")
+    return url, target.revision or src.target_revision or None
+
+
+def run(
+    evidence: Evidence | Callable[[], Evidence],
+    policy: Policy,
+    target: LocalBranch | PullRequestTarget,
+    app: str | None = None,
+    stage: Stage | None = None,
+    gate: Callable[[Evidence, Diagnosis], Refusal | None] | None = None,
+    lock: Lock | None = None,
+) -> FlowResult:
+    """One incident: evidence -> diagnosis (+ model assist) -> the fix on ``target``.
+
+    ``gate`` may stop the run after the diagnosis (nothing is cloned or written then); ``lock``
+    serialises runs on one clone. Errors are raised (:class:`remediator.errors.RemediatorError`)."""
+    tell = stage or (lambda _: None)
+    durations: dict[str, float] = {}
+    t = time.perf_counter()
+    tell("evidence")
+    ev = evidence() if callable(evidence) else evidence
+    checkout: Checkout | None = None
+    provider = None
+    if isinstance(target, PullRequestTarget):
+        try:
+            url, revision = repository(ev, target)
+        except NoRepository:
+            url = ""
+        if url:
+            provider = target.provider_for(url)
+            provider.check_access()  # a missing or read-only token fails before anything is cloned
+            checkout = checkout_for(url, target.cache, target.token, policy)
+    with lock(checkout.path) if lock is not None and checkout is not None else nullcontext():
+        if checkout is not None and not ev.desired:
+            _declared(ev, checkout, revision)
+        durations["evidence"] = time.perf_counter() - t
+        t = time.perf_counter()
+        tell("diagnose")
+        a = assess(ev, policy, app)
+        durations["diagnose"] = time.perf_counter() - t
+        result = FlowResult(ev, a, durations, refusal=gate(ev, a.diagnosis) if gate is not None else None)
+        if result.refusal is not None:
+            return result
+        if isinstance(target, LocalBranch):
+            result.fix = plan_fix(a.diagnosis, ev, target.repo, policy)
+            if not target.dry_run and result.fix.edits:
+                result.branch = commit(target.repo, result.fix, policy)
+            return result
+        url, revision = repository(ev, target)  # raises NoRepository
+        assert checkout is not None
+        t = time.perf_counter()
+        tell("propose")
+        provider = provider or target.provider_for(url)
+        result.checkout = checkout
+        result.outcome = propose(
+            a.diagnosis,
+            ev,
+            policy,
+            provider,
+            checkout,
+            revision,
+            a.why,
+            dry_run=target.dry_run,
+            review_notes=target.review_notes,
+        )
+        durations["propose"] = time.perf_counter() - t
+    return result
+
+
+def _declared(ev: Evidence, checkout: Checkout, revision: str | None) -> None:
+    """What the app's Git source declares (``Evidence.desired``, e.g. for not-deployed), read from
+    the base branch of the clone through the one source index. A clone that fails is an evidence
+    error: the diagnosis goes on without it (the propose step reports the failure)."""
+    try:
+        base = checkout.sync(revision)
+        checkout.start_branch("remediator/work", base)  # a local work tree at the base; nothing pushed
+        ev.desired = SourceIndex(checkout.path).desired(ev.app, ev.errors)
+    except RemediatorError as e:
+        ev.errors.append(f"Git source: {e}")
