@@ -25,7 +25,19 @@ REMEDIES = (
     "probe-timing",
     "probe-port",
     "service-selector",
+    "security-context",  # Pod Security / runAsNonRoot: set the fields the admission message names
+    "rollout-recreate",  # ReadWriteOnce volume deadlocking a RollingUpdate: strategy Recreate
+    "node-selector",  # a nodeSelector/affinity value no node has, near one that exists
+    "anti-affinity-preferred",  # required hostname anti-affinity with more replicas than nodes
+    "cpu-arch",  # exec format error: the image built for the nodes' architecture, or an arch selector
+    "container-command",  # executable not found, one edit away from one the image has
+    "oom-rollback",  # OOMKilled right after an image change that ran within the same limit before
+    "hpa-requests",  # an HPA target without requests for its resource
+    "limitrange-bounds",  # a LimitRange rejects the pods: requests/limits to the bound it names
+    "quota-raise",  # a ResourceQuota declared in the app's own source (off by default)
+    "ephemeral-storage",  # emptyDir sizeLimit / ephemeral-storage limit evictions
 )
+OFF_BY_DEFAULT = frozenset({"rbac-create", "quota-raise"})
 
 
 class HostService(BaseModel):
@@ -160,6 +172,27 @@ class GitIdentity(BaseModel):
         return v
 
 
+class Security(BaseModel):
+    """Values the security-context remedy writes when the evidence names a field but not a value."""
+
+    model_config = ConfigDict(extra="forbid")
+    run_as_user: int = Field(default=65532, gt=0, le=2**31 - 1)  # numeric, non-root (distroless "nonroot")
+    run_as_group: int = Field(default=65532, gt=0, le=2**31 - 1)
+
+
+class Resources(BaseModel):
+    """Requests and storage limits the resource remedies may write when the evidence has no better value."""
+
+    model_config = ConfigDict(extra="forbid")
+    cpu_request: str = "100m"  # an HPA target's missing request, when no LimitRange default or metric says
+    memory_request: str = "128Mi"
+    usage_factor: float = Field(default=1.2, ge=1.0, le=10.0)  # request from observed usage x factor
+    ephemeral_factor: float = Field(default=2.0, gt=1.0, le=10.0)  # emptyDir sizeLimit / ephemeral limit x factor
+    ephemeral_max: str = "20Gi"
+
+    _q = field_validator("cpu_request", "memory_request", "ephemeral_max")(_quantity)
+
+
 class Service(BaseModel):
     """The webhook service's run limits."""
 
@@ -169,7 +202,7 @@ class Service(BaseModel):
 
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    remedies: dict[str, bool] = Field(default_factory=lambda: {r: r != "rbac-create" for r in REMEDIES})
+    remedies: dict[str, bool] = Field(default_factory=lambda: {r: r not in OFF_BY_DEFAULT for r in REMEDIES})
     apps: Scope = Scope()
     namespaces: Scope = Scope()
     paths: Scope = Scope()
@@ -185,6 +218,8 @@ class Policy(BaseModel):
     model: ModelAssist = ModelAssist()
     git: GitIdentity = GitIdentity()
     service: Service = Service()
+    security: Security = Security()
+    resources: Resources = Resources()
     kubernetes_version: str = "1.33.0"  # schema used to validate edited objects when the cluster's is unknown
 
     @field_validator("remedies")
@@ -193,7 +228,7 @@ class Policy(BaseModel):
         unknown = sorted(set(v) - set(REMEDIES))
         if unknown:
             raise ValueError(f"unknown remedy {unknown[0]!r} (known: {', '.join(REMEDIES)})")
-        return {**{r: r != "rbac-create" for r in REMEDIES}, **v}
+        return {**{r: r not in OFF_BY_DEFAULT for r in REMEDIES}, **v}
 
     def enabled(self, remedy: str) -> bool:
         return self.remedies.get(remedy, False)

@@ -154,11 +154,11 @@ def test_the_gate_reads_switches_from_the_remedy_not_its_name() -> None:
     policy = Policy.model_validate({"remedies": {"memory-limit": False}})
     out = gate(_finding(Category.OOM_KILLED), "app", policy)
     assert isinstance(out, Refusal) and out.rule == "remedies.memory-limit"
-    rbac = REMEDIES[Category.RBAC_FORBIDDEN.value]
+    (rbac,) = REMEDIES[Category.RBAC_FORBIDDEN.value]
     assert rbac.switches == ()  # its plan checks rbac-subject-namespace / rbac-create per edit
     off = Policy.model_validate({"remedies": {"rbac-subject-namespace": False}})
-    assert gate(_finding(Category.RBAC_FORBIDDEN), "app", off) is rbac
-    assert all(r.switches is None for r in REMEDIES.values() if r is not rbac)
+    assert gate(_finding(Category.RBAC_FORBIDDEN), "app", off) == [rbac]
+    assert all(r.switches is None for rs in REMEDIES.values() for r in rs if r is not rbac)
 
 
 def test_the_gate_refuses_by_policy_and_out_of_band() -> None:

@@ -156,7 +156,9 @@ def investigate(ev: Evidence, d: Diagnosis, cfg: ModelAssist, llm: LLM | None = 
     system = SYSTEM.format(
         categories=", ".join(c.value for c in Category),
         remedies=", ".join(
-            sorted({"memory-limit", "probe-timing", "image-rollback"} & {r.name for r in REMEDIES.values()})
+            sorted(
+                {"memory-limit", "probe-timing", "image-rollback"} & {r.name for rs in REMEDIES.values() for r in rs}
+            )
         ),
     )
     app = d.app or "(unnamed)"

@@ -33,8 +33,9 @@ from remediator.evidence.sources.githistory import History, object_history
 from remediator.evidence.store import Evidence
 from remediator.model import Finding, ObjectRef
 from remediator.policy import Policy
+from remediator.remedies import OUT_OF_BAND
 from remediator.remedies.base import Context, CreateObjects, Proposal, Refusal, SetField, container_of
-from remediator.remedies.gate import gate
+from remediator.remedies.gate import gate, out_of_band
 
 
 @dataclass
@@ -108,17 +109,23 @@ def plan_fix(d: Diagnosis, ev: Evidence, repo: Path, policy: Policy) -> FixResul
     if f is None:
         return res
     cat = f.category.value
-    remedy = gate(f, d.app or "", policy)
-    if isinstance(remedy, Refusal):
-        res.refused.append(remedy)
+    remedies = gate(f, d.app or "", policy)
+    if isinstance(remedies, Refusal):
+        res.refused.append(remedies)
         return res
     index, sources, ctx = remedy_context(ev, repo, policy, f.culprit.namespace)
-    try:
-        out = remedy.plan(f, ctx)
-    except Exception as e:  # a remedy bug must not take the run down: report it, edit nothing
-        out = Refusal(cat, f"remedy {remedy.name} failed: {type(e).__name__}: {str(e)[:200]}", "internal-error")
-    if isinstance(out, Refusal):
+    out: Proposal | Refusal | None = None
+    for remedy in remedies:  # the first remedy that proposes an edit wins; the others' refusals are kept
+        try:
+            out = remedy.plan(f, ctx)
+        except Exception as e:  # a remedy bug must not take the run down: report it, edit nothing
+            out = Refusal(cat, f"remedy {remedy.name} failed: {type(e).__name__}: {str(e)[:200]}", "internal-error")
+        if not isinstance(out, Refusal):
+            break
         res.refused.append(out)
+    if out is None or isinstance(out, Refusal):
+        if cat in OUT_OF_BAND:
+            res.refused.append(out_of_band(cat))
         return res
     res.proposal = out
     ws = Workspace(repo, [s.root for s in sources], policy)

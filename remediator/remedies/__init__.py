@@ -1,4 +1,4 @@
-"""Remedies: one module per kind of edit. ``REMEDIES`` maps a finding category to its remedy;
+"""Remedies: one module per kind of edit. ``REMEDIES`` maps a finding category to its remedies;
 :mod:`remediator.remedies.gate` decides whether it may act (policy, ``OUT_OF_BAND`` causes)."""
 
 from __future__ import annotations
@@ -25,7 +25,12 @@ ALL: tuple[Remedy, ...] = (
     probe_timing.REMEDY,
     service_selector.REMEDY,
 )
-REMEDIES: dict[str, Remedy] = {c: r for r in ALL for c in r.categories}
+# A category's remedies, in the order they are tried: the first that proposes an edit wins (a more
+# specific remedy, e.g. rolling back a memory regression, before a general one, raising the limit).
+REMEDIES: dict[str, tuple[Remedy, ...]] = {}
+for _r in ALL:
+    for _c in _r.categories:
+        REMEDIES[_c] = (*REMEDIES.get(_c, ()), _r)
 
 # Categories whose cause lives outside the app's manifests: reported with next steps, never edited.
 OUT_OF_BAND = {

@@ -10,8 +10,9 @@ from remediator.remedies import OUT_OF_BAND, REMEDIES
 from remediator.remedies.base import Refusal, Remedy
 
 
-def gate(f: Finding, app: str, policy: Policy) -> Remedy | Refusal:
-    """The remedy for ``f`` in ``app``, or why none may edit the app's manifests."""
+def gate(f: Finding, app: str, policy: Policy) -> list[Remedy] | Refusal:
+    """The remedies that may act on ``f`` in ``app`` (in the order to try them), or why none may
+    edit the app's manifests."""
     cat = f.category.value
     if app and not policy.apps.admits(app):
         return Refusal(cat, f"app {app} is not allowed by the policy", "apps")
@@ -23,14 +24,29 @@ def gate(f: Finding, app: str, policy: Policy) -> Remedy | Refusal:
             "(or apply it outside Argo CD)",
             "out-of-band",
         )
-    if cat in OUT_OF_BAND:
-        return Refusal(cat, f"no Git fix: {OUT_OF_BAND[cat]}", "out-of-band")
-    remedy = REMEDIES.get(cat)
-    if remedy is None:
+    remedies = REMEDIES.get(cat, ())
+    if not remedies:
+        if cat in OUT_OF_BAND:
+            return out_of_band(cat)
         return Refusal(cat, f"no remedy edits manifests for {cat}; see the report's next steps", "no-remedy")
     if f.culprit.namespace and not policy.namespaces.admits(f.culprit.namespace):
         return Refusal(cat, f"namespace {f.culprit.namespace} is not allowed by the policy", "namespaces")
-    for key in (remedy.name,) if remedy.switches is None else remedy.switches:
-        if not policy.enabled(key):
-            return Refusal(cat, f"the {key} remedy is disabled", f"remedies.{key}")
-    return remedy
+    allowed: list[Remedy] = []
+    first_off: str | None = None
+    for remedy in remedies:
+        off = next(
+            (k for k in ((remedy.name,) if remedy.switches is None else remedy.switches) if not policy.enabled(k)), None
+        )
+        if off is None:
+            allowed.append(remedy)
+        elif first_off is None:
+            first_off = off
+    if not allowed:
+        assert first_off is not None
+        return Refusal(cat, f"the {first_off} remedy is disabled", f"remedies.{first_off}")
+    return allowed
+
+
+def out_of_band(cat: str) -> Refusal:
+    """The refusal for a cause that lives outside the app's Git (``OUT_OF_BAND``)."""
+    return Refusal(cat, f"no Git fix: {OUT_OF_BAND[cat]}", "out-of-band")
