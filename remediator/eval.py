@@ -15,7 +15,7 @@ from remediator.diagnose import Diagnosis, diagnose
 from remediator.edits.index import SourceIndex
 from remediator.edits.locate import within
 from remediator.edits.plan import FixResult, apply_edits, plan_fix
-from remediator.errors import RemediatorError, truncate
+from remediator.errors import InputError, RemediatorError, truncate
 from remediator.evidence.sources.snapshot import SnapshotSource
 from remediator.evidence.store import Evidence
 from remediator.model import ObjectRef
@@ -136,6 +136,42 @@ def _num(v: Any) -> Decimal:
     return parse_quantity(str(v)).value
 
 
+def _same(x: Any, y: Any) -> bool:
+    if isinstance(x, dict | list) or isinstance(y, dict | list):
+        return bool(x == y)
+    return bool(x == y) or str(x) == str(y)
+
+
+def _contains(value: Any, wanted: Any) -> bool:
+    """``contains: X``: a list holds X, or a string contains X."""
+    if isinstance(value, list):
+        return any(_same(item, wanted) for item in value)
+    if isinstance(value, str):
+        return str(wanted) in value
+    return False
+
+
+def fix_assertions(truth: dict[str, Any]) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    """The truth's ``fix.expect`` and ``fix.any_of`` lists; InputError when they are malformed."""
+    fix = truth.get("fix") or {}
+    if not isinstance(fix, dict):
+        raise InputError("truth.yaml: fix must be a mapping")
+    expect = fix.get("expect") or []
+    if not isinstance(expect, list) or not all(isinstance(a, dict) for a in expect):
+        raise InputError("truth.yaml: fix.expect must be a list of assertions (mappings)")
+    any_of = fix.get("any_of")
+    if any_of is None:
+        return expect, []
+    if not isinstance(any_of, list) or not any_of:
+        raise InputError("truth.yaml: fix.any_of must be a non-empty list of lists of assertions")
+    alternatives: list[list[dict[str, Any]]] = []
+    for i, alt in enumerate(any_of):
+        if not isinstance(alt, list) or not alt or not all(isinstance(a, dict) for a in alt):
+            raise InputError(f"truth.yaml: fix.any_of[{i}] must be a non-empty list of assertions (mappings)")
+        alternatives.append(alt)
+    return expect, alternatives
+
+
 def assertion_holds(repo: Path, a: dict[str, Any]) -> bool:
     path = repo / str(a.get("file") or "")
     if not path.is_file():
@@ -170,6 +206,8 @@ def assertion_holds(repo: Path, a: dict[str, Any]) -> bool:
                 )
             if "in" in a:
                 return value in (a["in"] or []) or str(value) in [str(x) for x in a["in"] or []]
+            if "contains" in a:
+                return _contains(value, a["contains"])
             if "min" in a and _num(value) < _num(a["min"]):
                 return False
             if "max" in a and _num(value) > _num(a["max"]):
@@ -181,10 +219,12 @@ def assertion_holds(repo: Path, a: dict[str, Any]) -> bool:
 
 
 def score_fix(path: Path, truth: dict[str, Any], res: FixResult | None, ev: Evidence) -> bool:
-    kind = str((truth.get("fix") or {}).get("kind") or "none")
+    fix = truth.get("fix") or {}
+    kind = str((fix if isinstance(fix, dict) else {}).get("kind") or "none")
     edits = res.edits if res is not None else []
     if kind != "manifest-edit":
         return not edits
+    expect, alternatives = fix_assertions(truth)
     if res is None or not edits:
         return False
     roots = [s.root for s in SourceIndex(path / "repo").app_sources(ev.app)]
@@ -194,9 +234,9 @@ def score_fix(path: Path, truth: dict[str, Any], res: FixResult | None, ev: Evid
         repo = Path(tmp) / "repo"
         shutil.copytree(path / "repo", repo, symlinks=True)
         apply_edits(repo, edits)
-        return all(
-            assertion_holds(repo, a) for a in (truth.get("fix") or {}).get("expect") or [] if isinstance(a, dict)
-        )
+        if not all(assertion_holds(repo, a) for a in expect):
+            return False
+        return not alternatives or any(all(assertion_holds(repo, a) for a in alt) for alt in alternatives)
 
 
 def evaluate(dirs: list[Path]) -> EvalReport:

@@ -59,6 +59,7 @@ class Category(StrEnum):
     INGRESS = "ingress"
     AUTOSCALING = "autoscaling"
     LOG_FILTER = "log-filter"
+    CPU_THROTTLING = "cpu-throttling"
     UNKNOWN = "unknown"
 
 
@@ -90,6 +91,7 @@ ROOTNESS: dict[Category, int] = {
     Category.INGRESS: 82,
     Category.CONNECTION_REFUSED: 80,
     Category.UNSCHEDULABLE: 78,
+    Category.CPU_THROTTLING: 76,  # the cause of probe timeouts it explains
     Category.AUTOSCALING: 74,
     Category.PROBE_FAILURE: 72,
     Category.JOB_FAILED: 70,

@@ -137,6 +137,9 @@ def _class_flips(s: str) -> float:
     return flips / max(n - 1, 1)
 
 
+_FIELD_NAME = re.compile(r"[A-Za-z][a-z]+(?:[A-Z][a-z]+)*")
+
+
 def _blob(m: re.Match[str]) -> str:
     s = m.group(0)
     core = s.rstrip("=")
@@ -144,6 +147,8 @@ def _blob(m: re.Match[str]) -> str:
         return s  # image digests, git SHAs, checksums
     if _class_flips(core) < 0.2 and not s.endswith("="):
         return s  # words, paths, identifiers (API paths, Java classes)
+    if _FIELD_NAME.fullmatch(core):
+        return s  # a camelCase field name (requiredDuringSchedulingIgnoredDuringExecution)
     return "***"
 
 

@@ -20,7 +20,7 @@ from remediator.model import Category, Finding, ObjectRef
 from remediator.policy import Policy, load_policy
 from remediator.remedies import REMEDIES
 from remediator.remedies.base import Refusal
-from remediator.remedies.gate import gate
+from remediator.remedies.gate import disabled, gate
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 
@@ -153,12 +153,16 @@ def _finding(category: Category, ns: str = "demo") -> Finding:
 def test_the_gate_reads_switches_from_the_remedy_not_its_name() -> None:
     policy = Policy.model_validate({"remedies": {"memory-limit": False}})
     out = gate(_finding(Category.OOM_KILLED), "app", policy)
-    assert isinstance(out, Refusal) and out.rule == "remedies.memory-limit"
+    assert [r.name for r in out] == ["oom-rollback"]  # type: ignore[union-attr]
+    assert [r.rule for r in disabled(_finding(Category.OOM_KILLED), policy)] == ["remedies.memory-limit"]
+    both = Policy.model_validate({"remedies": {"memory-limit": False, "oom-rollback": False}})
+    out = gate(_finding(Category.OOM_KILLED), "app", both)
+    assert isinstance(out, Refusal) and out.rule == "remedies.oom-rollback"
     (rbac,) = REMEDIES[Category.RBAC_FORBIDDEN.value]
     assert rbac.switches == ()  # its plan checks rbac-subject-namespace / rbac-create per edit
     off = Policy.model_validate({"remedies": {"rbac-subject-namespace": False}})
     assert gate(_finding(Category.RBAC_FORBIDDEN), "app", off) == [rbac]
-    assert all(r.switches is None for rs in REMEDIES.values() for r in rs if r is not rbac)
+    assert all(r.switches is None or r.switches == () for rs in REMEDIES.values() for r in rs)
 
 
 def test_the_gate_refuses_by_policy_and_out_of_band() -> None:

@@ -11,6 +11,7 @@ from remediator.detectors import (
     config_error,
     connection,
     container_start,
+    cpu_throttling,
     crash_loop,
     dns,
     external_secret,
@@ -68,6 +69,7 @@ REGISTRY: tuple[Detector, ...] = (
     ingress.DETECTOR,
     autoscaling.DETECTOR,
     log_filter.DETECTOR,
+    cpu_throttling.DETECTOR,
 )
 
 # Modules in this folder that are helpers, not detectors.

@@ -10,7 +10,7 @@ from remediator.evidence.store import Evidence, ref_of
 from remediator.model import Category, EvidenceLine, Finding, ObjectRef
 
 FAILED = re.compile(
-    r"missing request for (?P<res>\w+)(?: in container (?P<c>\S+))?|unable to (?:get|fetch) metrics|"
+    r"missing request for (?P<res>\w+)(?: in container \"?(?P<c>[^\"\s]+)\"?)?|unable to (?:get|fetch) metrics|"
     r"failed to get \w+ utilization|no metrics returned|the server could not find the requested resource",
     re.I,
 )
@@ -35,7 +35,8 @@ def detect(ev: Evidence) -> list[Finding]:
         if not lines:
             continue
         text = " ".join(ln.text for ln in lines)
-        m = FAILED.search(text)
+        # the missing-request match, when any, though "failed to get cpu utilization" comes first
+        m = next((x for x in FAILED.finditer(text) if x.group("res")), None) or FAILED.search(text)
         if m and m.group("res"):
             cause = f"containers of the target set no {m.group('res')} request, so utilisation cannot be computed"
         elif "FailedGetScale" in text:
@@ -45,17 +46,20 @@ def detect(ev: Evidence) -> list[Finding]:
         ref = ref_of(hpa)
         tgt = spec(hpa).get("scaleTargetRef") or {}
         target = ObjectRef(str(tgt.get("kind", "")), ref.namespace, str(tgt.get("name", "")))
+        # missing requests: the target's pod template must change, so the target is the culprit
+        culprit = target if m and m.group("res") and target.kind and target.name else ref
         out.append(
             finding(
                 Category.AUTOSCALING,
-                ref,
+                culprit,
                 f"{ref} cannot scale {target.name}: {cause}",
                 confidence=0.85,
                 chain=(f"{target} is not scaled", f"HPA {ref.name} ScalingActive=False", cause),
                 evidence=lines,
                 detector="autoscaling",
-                affects={ref},
+                affects={ref, culprit},
                 details={
+                    "hpa": ref.as_dict(),
                     "target": target.as_dict(),
                     "resource": m.group("res") if m and m.group("res") else None,
                     "container": m.group("c") if m and m.group("c") else None,

@@ -27,6 +27,9 @@ START_MSG = re.compile(
     re.I,
 )
 
+# runc / containerd / Docker: exec: "pyhton": executable file not found in $PATH
+NOT_FOUND = re.compile(r'exec: \\?"([^"\\]+)\\?": executable file not found in \$PATH')
+
 
 def why(text: str) -> str:
     t = text.lower()
@@ -83,6 +86,9 @@ def detect(ev: Evidence) -> list[Finding]:
                         "image": spec_c.get("image"),
                         "command": spec_c.get("command"),
                         "args": spec_c.get("args"),
+                        "missing_executable": next(
+                            (m.group(1) for ln in lines for m in [NOT_FOUND.search(ln.text)] if m), None
+                        ),
                     },
                 )
             )

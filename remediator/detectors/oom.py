@@ -54,7 +54,13 @@ def detect(ev: Evidence) -> list[Finding]:
                         ],
                         detector="oom",
                         affects=affects(ev, pod),
-                        details={"container": c.name, "limit": limit, "request": request},
+                        details={
+                            "container": c.name,
+                            "limit": limit,
+                            "request": request,
+                            "image": pod_container_specs(pod).get(c.name, {}).get("image"),
+                            "pod": ref_of(pod).name,
+                        },
                     )
                 )
                 break

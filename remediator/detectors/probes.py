@@ -41,10 +41,11 @@ def detect(ev: Evidence) -> list[Finding]:
         ports = [p.get("containerPort") for p in (specs.get(cname) or {}).get("ports") or [] if isinstance(p, dict)]
         names = [p.get("name") for p in (specs.get(cname) or {}).get("ports") or [] if isinstance(p, dict)]
         wrong_port = target is not None and ports and target not in ports and target not in names
+        failed = [e for e in events if PROBE.search(e.message)] or events  # the kubelet's own message
         cause = (
             f"{kind} probe targets port {target}, but the container listens on {ports}"
             if wrong_port
-            else f"{kind} probe {dig(probe, 'httpGet', 'path') or ''} fails: {events[-1].message[:140]}"
+            else f"{kind} probe {dig(probe, 'httpGet', 'path') or ''} fails: {failed[-1].message[:140]}"
         )
         wl = workload_of(ev, pod)
         out.append(
@@ -67,7 +68,7 @@ def detect(ev: Evidence) -> list[Finding]:
                     "port": target,
                     "initialDelaySeconds": probe.get("initialDelaySeconds"),
                     "port_mismatch": bool(wrong_port),
-                    "message": events[-1].message[:200],
+                    "message": failed[-1].message[:200],
                 },
             )
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 from remediator.detectors.app_messages import sync_messages
 from remediator.detectors.base import (
@@ -25,6 +27,67 @@ SECURITY = re.compile(
     r"container's runAsUser breaks non-root policy",
     re.I,
 )
+
+
+PSA = re.compile(r'violates PodSecurity "(?P<level>[^"]+)": (?P<body>.+)', re.S)
+# one violation as Pod Security admission prints it: `reason (detail)`, joined with ", "
+VIOLATION = re.compile(r"\s*(?P<reason>[^(),][^()]*?) \((?P<detail>[^()]*)\)(?:,|$)")
+SUBJECT = re.compile(
+    r'^(?P<scope>pod or containers?|containers?|pod|volumes?)\s*(?P<names>"[^"]*"(?:, "[^"]*")*)?\s+(?P<rest>.+)$'
+)
+MUST_SET = re.compile(r"^must set securityContext\.(?P<field>[A-Za-z.]+)(?:=(?P<value>\S+)| to (?P<to>.+))$")
+KUBELET = re.compile(
+    r"(?P<problem>image will run as root|image has non-numeric user \((?P<user>[^)]*)\)|"
+    r"runAsUser breaks non-root policy).*?container: (?P<container>[^\s)]+)\)",
+    re.S,
+)
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_pod_security(message: str) -> dict[str, Any] | None:
+    """A Pod Security admission rejection (``violates PodSecurity "restricted:latest": ...``) as its level and
+    violations: each with its reason, detail and requirements (who: pod / containers / pod or containers,
+    the container names, and for ``must set securityContext.X=V`` the field and the value)."""
+    m = PSA.search(message)
+    if not m:
+        return None
+    violations: list[dict[str, Any]] = []
+    body = re.sub(r"\s*\(x\d+\)$", "", m.group("body").strip())  # an event line's repeat count
+    for v in VIOLATION.finditer(body):
+        reqs: list[dict[str, Any]] = []
+        for clause in v.group("detail").split("; "):
+            req: dict[str, Any] = {"text": clause.strip()}
+            sm = SUBJECT.match(clause.strip())
+            if sm:
+                scope = sm.group("scope")
+                req["scope"] = "pod or container" if scope.startswith("pod or") else scope.rstrip("s")
+                req["names"] = re.findall(r'"([^"]*)"', sm.group("names") or "")
+                ms = MUST_SET.match(sm.group("rest").strip())
+                if ms:
+                    req["field"] = ms.group("field")
+                    req["value"] = (
+                        _value(ms.group("value")) if ms.group("value") else re.findall(r'"([^"]*)"', ms.group("to"))
+                    )
+            reqs.append(req)
+        violations.append({"reason": v.group("reason").strip(), "detail": v.group("detail"), "requirements": reqs})
+    return {"level": m.group("level"), "violations": violations}
+
+
+def parse_non_root(message: str, container: str = "") -> dict[str, Any] | None:
+    """The kubelet's runAsNonRoot refusal: the container, and whether the image runs as root, has a non-numeric
+    user (and which), or the pod sets runAsUser 0."""
+    m = KUBELET.search(message)
+    if not m:
+        return None
+    p = m.group("problem")
+    problem = "root" if "will run as root" in p else "non-numeric" if "non-numeric" in p else "run-as-user-0"
+    return {"container": m.group("container") or container, "problem": problem, "user": m.group("user") or ""}
 
 
 def detect(ev: Evidence) -> list[Finding]:
@@ -58,6 +121,17 @@ def detect(ev: Evidence) -> list[Finding]:
             cause = "runAsNonRoot is set but the image runs as root (or a non-numeric user)"
         else:
             cause = "the security policy rejects the pod's security context"
+        details: dict[str, Any] = {"message": text[:300]}
+        for ln in lines:
+            psa = parse_pod_security(ln.text)
+            if psa:
+                details["pod_security"] = psa
+                break
+        for ln in lines:
+            nr = parse_non_root(ln.text)
+            if nr:
+                details["non_root"] = nr
+                break
         out.append(
             finding(
                 Category.SECURITY_CONTEXT,
@@ -68,7 +142,7 @@ def detect(ev: Evidence) -> list[Finding]:
                 evidence=lines,
                 detector="security_context",
                 affects=touched,
-                details={"message": text[:300]},
+                details=details,
             )
         )
     return out

@@ -24,6 +24,7 @@ from remediator.model import Category, EvidenceLine, Finding, ObjectRef
 
 EVICTED = re.compile(
     r"ephemeral local storage usage exceeds|Usage of EmptyDir volume \"[^\"]+\" exceeds|"
+    r"exceeded its local ephemeral storage limit|"
     r"low on resource: ephemeral-storage|was using \S+, which exceeds its request",
     re.I,
 )
@@ -56,9 +57,13 @@ def detect(ev: Evidence) -> list[Finding]:
         phits = by_pod.get((ref.namespace, ref.name), [])
         lines: list[EvidenceLine] = [log_line(h.log, h.lineno, h.line) for h in phits[-3:]]
         msg = str(status(pod).get("message") or "")
+        evicted = ""
         if status(pod).get("reason") == "Evicted" and EVICTED.search(msg):
             lines.insert(0, status_line(pod, "status.message", f"Evicted: {msg}"))
-        lines += [event_line(e) for e in events_of(ev, pod) if e.reason == "Evicted" and EVICTED.search(e.message)][-1:]
+            evicted = msg
+        events = [e for e in events_of(ev, pod) if e.reason == "Evicted" and EVICTED.search(e.message)][-1:]
+        lines += [event_line(e) for e in events]
+        evicted = evicted or (events[0].message if events else "")
         if not lines:
             continue
         wl = workload_of(ev, pod)
@@ -84,7 +89,12 @@ def detect(ev: Evidence) -> list[Finding]:
                 evidence=lines,
                 detector="storage_full",
                 affects=affects(ev, pod) | ({claim} if claim else set()),
-                details={"claim": claim.as_dict() if claim else None, "message": lines[0].text[:200]},
+                details={
+                    "claim": claim.as_dict() if claim else None,
+                    "message": lines[0].text[:200],
+                    "evicted": evicted[:1000],
+                    "pod": ref.name,
+                },
             )
         )
     return out

@@ -18,12 +18,29 @@ from remediator.evidence.store import Evidence
 from remediator.model import Category, Finding
 
 PVC_MSG = re.compile(r"unbound (?:immediate )?PersistentVolumeClaims|persistentvolumeclaim \"[^\"]+\" not found", re.I)
+AVAILABLE = re.compile(r"(\d+)/(\d+) nodes are available:?\s*(.*)", re.S)
+
+
+def reasons(msg: str) -> tuple[int | None, dict[str, int]]:
+    """The scheduler's node count and why nodes were filtered out, from a FailedScheduling message:
+    ``0/3 nodes are available: 1 node(s) had untolerated taint {...}, 2 Insufficient cpu. preemption: ...``
+    gives ``(3, {"node(s) had untolerated taint {...}": 1, "Insufficient cpu": 2})``."""
+    m = AVAILABLE.search(re.split(r"\s*preemption:", msg, maxsplit=1)[0])
+    if not m:
+        return None, {}
+    out: dict[str, int] = {}
+    for part in re.split(r",\s*(?=\d+\s)", m.group(3).strip().rstrip(".")):
+        pm = re.match(r"(\d+)\s+(.+)", part.strip())
+        if pm:
+            text = pm.group(2).strip().rstrip(".")
+            out[text] = out.get(text, 0) + int(pm.group(1))
+    return int(m.group(2)), out
 
 
 def why(msg: str) -> str:
     reasons = []
     for rx, label in (
-        (r"Insufficient (\w[\w./-]*)", "not enough {0} on any node"),
+        (r"Insufficient (\w[\w./-]*\w)", "not enough {0} on any node"),
         (r"untolerated taint|had taint", "node taints the pod does not tolerate"),
         (r"didn't match (?:Pod's )?node (?:affinity|selector)", "no node matches the pod's node selector/affinity"),
         (r"didn't match pod (?:anti-)?affinity", "pod (anti-)affinity rules"),
@@ -47,6 +64,7 @@ def detect(ev: Evidence) -> list[Finding]:
             continue
         msg = (events[-1].message if events else "") or str((cond or {}).get("message", ""))
         pvc_related = bool(PVC_MSG.search(msg))
+        total, filtered = reasons(msg)
         wl = workload_of(ev, pod)
         out.append(
             finding(
@@ -71,7 +89,12 @@ def detect(ev: Evidence) -> list[Finding]:
                 ],
                 detector="unschedulable",
                 affects=affects(ev, pod),
-                details={"message": msg},
+                details={
+                    "message": msg,
+                    "pod": pod["metadata"]["name"],
+                    "nodes_total": total,
+                    "reasons": filtered,
+                },
             )
         )
     return out

@@ -243,6 +243,9 @@ def smp_merge(base: Any, patch: Any) -> Any:
         for k, v in patch.items():
             if k == "$patch":
                 continue
+            if v is None:  # a null in a strategic-merge patch deletes the field
+                out.pop(k, None)
+                continue
             out[k] = smp_merge(base.get(k), v) if k in base else copy_data(v)
         return out
     if isinstance(base, list) and isinstance(patch, list) and all(isinstance(x, dict) and "name" in x for x in patch):

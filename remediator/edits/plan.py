@@ -22,7 +22,7 @@ from pathlib import Path
 from remediator.diagnose import Diagnosis
 from remediator.edits.index import SourceIndex, declared
 from remediator.edits.kustomize import kustomization_file
-from remediator.edits.locate import Refused, Workspace, set_field
+from remediator.edits.locate import Refused, Workspace, remove_field, set_field
 from remediator.edits.origin import AppSource
 from remediator.edits.render import RenderError
 from remediator.edits.verify import cluster_version, verify
@@ -34,8 +34,8 @@ from remediator.evidence.store import Evidence
 from remediator.model import Finding, ObjectRef
 from remediator.policy import Policy
 from remediator.remedies import OUT_OF_BAND
-from remediator.remedies.base import Context, CreateObjects, Proposal, Refusal, SetField, container_of
-from remediator.remedies.gate import gate, out_of_band
+from remediator.remedies.base import Context, CreateObjects, Proposal, Refusal, RemoveField, SetField, container_of
+from remediator.remedies.gate import disabled, gate, out_of_band
 
 
 @dataclass
@@ -115,18 +115,24 @@ def plan_fix(d: Diagnosis, ev: Evidence, repo: Path, policy: Policy) -> FixResul
         return res
     index, sources, ctx = remedy_context(ev, repo, policy, f.culprit.namespace)
     out: Proposal | Refusal | None = None
-    for remedy in remedies:  # the first remedy that proposes an edit wins; the others' refusals are kept
+    passed: list[Refusal] = []  # the more specific remedies that did not apply, tried first
+    for remedy in remedies:  # the first remedy that proposes an edit wins
         try:
             out = remedy.plan(f, ctx)
         except Exception as e:  # a remedy bug must not take the run down: report it, edit nothing
             out = Refusal(cat, f"remedy {remedy.name} failed: {type(e).__name__}: {str(e)[:200]}", "internal-error")
         if not isinstance(out, Refusal):
             break
-        res.refused.append(out)
+        passed.append(out)
     if out is None or isinstance(out, Refusal):
+        # The reason that decides: a remedy the policy switched off, else the last (most general) remedy's.
+        main = [*disabled(f, policy), *passed[-1:]][:1]
+        res.refused += main
+        res.notes += [f"{r.rule}: does not apply: {r.reason}" for r in passed if r not in main]
         if cat in OUT_OF_BAND:
             res.refused.append(out_of_band(cat))
         return res
+    res.notes += [f"{r.rule}: does not apply: {r.reason}" for r in passed]
     res.proposal = out
     ws = Workspace(repo, [s.root for s in sources], policy)
     try:
@@ -134,6 +140,8 @@ def plan_fix(d: Diagnosis, ev: Evidence, repo: Path, policy: Policy) -> FixResul
             if isinstance(ch, SetField):
                 src = _source_for(sources, ch.target)
                 res.notes.append(set_field(ws, index, src, ch.target, ch.path, ch.value, ch.current, ch.role))
+            elif isinstance(ch, RemoveField):
+                res.notes.append(remove_field(ws, index, _source_for(sources, ch.target), ch.target, ch.path))
             elif isinstance(ch, CreateObjects):
                 res.notes.append(_create(ws, index, sources, ch))
         changed = ws.results()

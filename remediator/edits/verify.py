@@ -19,7 +19,7 @@ from remediator.evidence.relations import dig
 from remediator.evidence.store import Evidence
 from remediator.model import ObjectRef
 from remediator.policy import Policy
-from remediator.remedies.base import CreateObjects, Proposal, SetField
+from remediator.remedies.base import CreateObjects, Proposal, RemoveField, SetField
 
 
 def verify(
@@ -53,7 +53,7 @@ def verify(
                 continue
             rendered += objs
             notes.append(f"rendered {s.root or '.'} with {how}: {len(objs)} objects")
-        targets = {_ref(c.target) for c in p.changes if isinstance(c, SetField)}
+        targets = {_ref(c.target) for c in p.changes if isinstance(c, SetField | RemoveField)}
         for c in p.changes:
             if isinstance(c, CreateObjects):
                 targets |= {(str(o["kind"]), str(dig(o, "metadata", "name"))) for o in c.objects}

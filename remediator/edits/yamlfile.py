@@ -203,7 +203,9 @@ class YamlFile:
             if nxt is None:
                 if isinstance(part, (int, dict)) or not isinstance(node, CommentedMap):
                     raise EditError(f"{where}: {path_str(path[: i + 1])} does not exist")
-                lines = _insert_key(lines, node, parent, path[i:], value, where)
+                lines = _insert_key(
+                    lines, node, parent, path[i:], _Seq(value) if isinstance(value, list) else value, where
+                )
                 break
             if i == len(path) - 1:
                 if isinstance(nxt, (dict, list)):
@@ -217,6 +219,44 @@ class YamlFile:
         _assign(expected, path, plain(value))
         if plain(data) != expected:
             raise EditError(f"{where}: editing {path_str(path)} in place would change more than that field; not edited")
+        self.docs[doc] = Document(lines, data, aliases)
+
+    def remove(self, doc: int, path: FieldPath) -> None:
+        """Remove the mapping key at ``path`` with the lines of its value (nothing when it is absent).
+        Verified by re-parsing, like ``set``."""
+        d = self.docs[doc]
+        where = f"{self.path} (document {doc + 1})"
+        parent = self.get(doc, path[:-1]) if len(path) > 1 else d.data
+        key = path[-1]
+        if not isinstance(parent, CommentedMap) or not isinstance(key, str) or key not in parent:
+            return
+        if d.has_aliases:
+            raise EditError(f"{where}: uses YAML anchors/aliases; not edited")
+        if parent.fa.flow_style():
+            raise EditError(f"{where}: the mapping is written in flow style {{...}}; edit manually")
+        lines = list(d.lines)
+        kline, kcol = parent.lc.key(key)
+        if lines[kline][:kcol].strip():
+            raise EditError(f"{where}: line {kline + 1}: {path_str(path)} starts a list item; edit manually")
+        last = kline
+        for j in range(kline + 1, len(lines)):
+            s_ = lines[j]
+            if _SEP.match(s_):
+                break
+            if s_.strip() and not s_.strip().startswith("#"):
+                ind = len(s_) - len(s_.lstrip(" "))
+                if ind < kcol or (ind == kcol and not s_.lstrip().startswith("- ")):
+                    break
+                last = j
+        lines = [*lines[:kline], *lines[last + 1 :]]
+        data, aliases = _parse("".join(lines), where)
+        expected = copy.deepcopy(plain(d.data))
+        holder = expected
+        for part in path[:-1]:
+            holder = holder[_index(holder, part)]
+        del holder[key]
+        if plain(data) != expected:
+            raise EditError(f"{where}: removing {path_str(path)} would change more than that field; not edited")
         self.docs[doc] = Document(lines, data, aliases)
 
     def append_item(self, doc: int, path: FieldPath, value: Any) -> None:
@@ -325,6 +365,8 @@ def _assign(data: Any, path: FieldPath, value: Any) -> None:
 
 def format_scalar(value: Any, like: str | None = None) -> str:
     """Write ``value`` as YAML; strings keep the quote style of ``like`` (the old token) when they can."""
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):

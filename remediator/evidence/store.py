@@ -11,7 +11,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
+from remediator.evidence.images import parse_image, same_registry
 from remediator.evidence.shape import Problems, conform
 from remediator.model import ObjectRef
 
@@ -223,6 +225,24 @@ class Evidence:
     def all_logs(self) -> Iterator[LogFile]:
         for logs in self._logs.values():
             yield from logs
+
+    def registry_tags(self, image: str) -> list[str] | None:
+        """The tags the image's registry lists for its repository (Docker Registry HTTP API v2
+        ``GET https://REGISTRY/v2/REPOSITORY/tags/list`` answers among the probes, every page);
+        None when no such answer is in the evidence."""
+        ref = parse_image(image)
+        if ref is None:
+            return None
+        tags: list[str] | None = None
+        for p in self.probes:
+            parts = urlsplit(p.url)
+            if p.error or p.status != 200 or not isinstance(p.body, dict) or not isinstance(p.body.get("tags"), list):
+                continue
+            if parts.path != f"/v2/{ref.repository}/tags/list" or not same_registry(parts.netloc, ref.registry):
+                continue
+            tags = tags or []
+            tags += [str(t) for t in p.body["tags"] if isinstance(t, str | int) and str(t) not in tags]
+        return tags
 
     def memo(self, key: str) -> dict[Any, Any]:
         """A per-store scratch dict for derived indexes shared by detectors."""

@@ -18,7 +18,7 @@ from remediator.edits.yamlfile import path_str
 from remediator.model import Category, Finding
 from remediator.publish.base import marker
 from remediator.redact import redact
-from remediator.remedies.base import CreateObjects, Proposal, SetField
+from remediator.remedies.base import CreateObjects, Proposal, RemoveField, SetField
 
 DISPROVE = {
     Category.OOM_KILLED: "the container is OOMKilled again at the new limit (then memory grows without bound: a leak, not a sizing problem)",
@@ -176,6 +176,12 @@ def body(res: FixResult, ctx: Context, keys: dict[str, str], review: list[str] |
             out.append(
                 f"| {files} | {code(path_str(ch.path))} of {inline(ch.target.kind)} {inline(ch.target.name)} "
                 f"| {code(redact(str(ch.current)))} | {code(redact(str(ch.value)))} |"
+            )
+        elif isinstance(ch, RemoveField):
+            files = ", ".join(code(e.file) for e in res.edits if e.action == "modify") or "-"
+            out.append(
+                f"| {files} | {code(path_str(ch.path))} of {inline(ch.target.kind)} {inline(ch.target.name)} "
+                "| (set) | (removed) |"
             )
         else:
             files = ", ".join(code(e.file) for e in res.edits if e.action == "create") or code(ch.filename)

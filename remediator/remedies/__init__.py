@@ -4,26 +4,48 @@
 from __future__ import annotations
 
 from remediator.remedies import (
+    anti_affinity,
+    container_command,
+    cpu_arch,
+    ephemeral_storage,
     external_service,
+    hpa_requests,
     image_rollback,
+    limitrange_bounds,
     memory_limit,
     model_env,
-    probe_timing,
+    node_selector,
+    oom_rollback,
+    probe,
     pvc_size,
+    quota_raise,
     rbac_namespace,
+    rollout_recreate,
+    security_context,
     service_selector,
 )
 from remediator.remedies.base import Remedy
 
 ALL: tuple[Remedy, ...] = (
     rbac_namespace.REMEDY,
+    oom_rollback.REMEDY,
     memory_limit.REMEDY,
     model_env.REMEDY,
     external_service.REMEDY,
     pvc_size.REMEDY,
     image_rollback.REMEDY,
-    probe_timing.REMEDY,
+    cpu_arch.REMEDY,  # before container-command: exec format error is its own case
+    container_command.REMEDY,
+    probe.REMEDY,
     service_selector.REMEDY,
+    hpa_requests.REMEDY,
+    limitrange_bounds.REMEDY,
+    quota_raise.REMEDY,
+    ephemeral_storage.REMEDY,
+    security_context.REMEDY,
+    rollout_recreate.REMEDY,
+    node_selector.REMEDY,
+    anti_affinity.REMEDY,
 )
 # A category's remedies, in the order they are tried: the first that proposes an edit wins (a more
 # specific remedy, e.g. rolling back a memory regression, before a general one, raising the limit).
@@ -36,6 +58,9 @@ for _r in ALL:
 OUT_OF_BAND = {
     "external-secret-sync": "the secret store (Vault, cloud secret manager) must be unsealed, reachable or filled",
     "node-not-ready": "the node needs attention (kubelet, pressure, capacity); nothing in the app's Git changes it",
-    "quota-exceeded": "the namespace's ResourceQuota/LimitRange is owned by the platform team; ask for more or lower requests",
+    "quota-exceeded": (
+        "the namespace's ResourceQuota/LimitRange is the platform team's (not declared in the app's source, "
+        "or quota-raise is off); ask for more or lower the requests"
+    ),
     "log-filter": "the log pipeline's filter lives in a ConfigMap the bot does not own; fix the pattern there",
 }

@@ -38,12 +38,20 @@ class CreateObjects:
     near: ObjectRef | None = None
 
 
-Change = SetField | CreateObjects
+@dataclass(frozen=True)
+class RemoveField:
+    """Remove one field (a key and everything below it) of an object as it is rendered."""
+
+    target: ObjectRef
+    path: FieldPath
+
+
+Change = SetField | CreateObjects | RemoveField
 
 
 @dataclass(frozen=True)
 class Check:
-    """After the edit, the rendered object ``target`` must hold ``value`` at ``path``."""
+    """After the edit, the rendered object ``target`` must hold ``value`` at ``path`` (None: no such field)."""
 
     target: ObjectRef
     path: FieldPath

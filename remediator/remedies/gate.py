@@ -34,9 +34,7 @@ def gate(f: Finding, app: str, policy: Policy) -> list[Remedy] | Refusal:
     allowed: list[Remedy] = []
     first_off: str | None = None
     for remedy in remedies:
-        off = next(
-            (k for k in ((remedy.name,) if remedy.switches is None else remedy.switches) if not policy.enabled(k)), None
-        )
+        off = switched_off(remedy, policy)
         if off is None:
             allowed.append(remedy)
         elif first_off is None:
@@ -45,6 +43,23 @@ def gate(f: Finding, app: str, policy: Policy) -> list[Remedy] | Refusal:
         assert first_off is not None
         return Refusal(cat, f"the {first_off} remedy is disabled", f"remedies.{first_off}")
     return allowed
+
+
+def switched_off(remedy: Remedy, policy: Policy) -> str | None:
+    """The first policy switch (``remedies.<key>``) the remedy needs that is off, or None."""
+    keys = (remedy.name,) if remedy.switches is None else remedy.switches
+    return next((k for k in keys if not policy.enabled(k)), None)
+
+
+def disabled(f: Finding, policy: Policy) -> list[Refusal]:
+    """Refusals for the remedies of ``f``'s category that the policy switches off."""
+    cat = f.category.value
+    out = []
+    for remedy in REMEDIES.get(cat, ()):
+        off = switched_off(remedy, policy)
+        if off is not None:
+            out.append(Refusal(cat, f"the {off} remedy is disabled", f"remedies.{off}"))
+    return out
 
 
 def out_of_band(cat: str) -> Refusal:

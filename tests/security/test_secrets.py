@@ -88,6 +88,8 @@ def test_redaction_catches(text: str, secret: str) -> None:
 
 ORDINARY = [
     "passwordless login enabled for user bob",
+    "      requiredDuringSchedulingIgnoredDuringExecution:",
+    "-    preferredDuringSchedulingIgnoredDuringExecution: []",
     "token bucket refilled: 10 tokens left",
     "using Basic authentication for the probe",
     "token expired, refreshing",

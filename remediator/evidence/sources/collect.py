@@ -1,5 +1,6 @@
 """Live evidence, wherever it comes from: the cluster (kubeconfig / in-cluster) or the Argo CD API
-server, plus the model servers the pods call. One place for the CLI and the service."""
+server, plus the model servers the pods call and, when asked, the registries of their images.
+One place for the CLI and the service."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class Live:
     argocd_url: str | None = None  # set: read through the Argo CD API ($ARGOCD_TOKEN or username/password)
     tail: int = 500
     probe_models: bool = True
+    probe_registries: bool = False  # ask the images' registries for their tag lists (anonymous)
 
 
 def argocd_client(url: str) -> ArgoCDClient:
@@ -51,6 +53,10 @@ def collect(app: str, where: Live) -> Evidence:
         ).load(app)
     if where.probe_models:
         probe_model_servers(ev)
+    if where.probe_registries:
+        from remediator.evidence.sources.registry import probe_registries
+
+        probe_registries(ev)
     return ev
 
 
