@@ -78,3 +78,27 @@ def test_cli_missing_kubeconfig(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["diagnose", "--app", "x", "--kubeconfig", str(tmp_path / "none")])
     assert r.exit_code == 3
     assert "kubeconfig does not exist" in r.output
+
+
+def test_cli_snapshot_probes_registries_only_when_asked(vault_example: Path, tmp_path: Path) -> None:
+    """`--probe-registries` asks each image's registry for its tags (here a closed loopback port, so
+    the answer is an error probe) and `snapshot` keeps what was asked in probes/; without it, nothing."""
+    runner = CliRunner()
+    with FakeKubeAPI(vault_example / "cluster") as api:
+        for (kind, _ns), items in api.objects.items():
+            for o in items if kind in ("Pod", "Deployment", "ReplicaSet") else []:
+                spec = o.get("spec") or {}
+                for s in (spec, ((spec.get("template") or {}).get("spec") or {})):
+                    for c in s.get("containers") or []:
+                        c["image"] = "127.0.0.1:9/tmcp/app:1.0"
+        kc = api.kubeconfig(tmp_path / "kubeconfig")
+        base = ["snapshot", "--app", "tmcp-marketing", "--kubeconfig", str(kc), "--no-probe-models"]
+        r = runner.invoke(app, [*base, "-o", str(tmp_path / "with"), "--probe-registries"])
+        assert r.exit_code == 0, r.output
+        r2 = runner.invoke(app, [*base, "-o", str(tmp_path / "without")])
+        assert r2.exit_code == 0, r2.output
+    probes = "".join(p.read_text() for p in (tmp_path / "with" / "probes").glob("*.json"))
+    assert "127.0.0.1:9/v2/tmcp/app/tags/list" in probes and '"error"' in probes
+    assert not list((tmp_path / "without").glob("probes/*registry*")) and "tags/list" not in "".join(
+        p.read_text() for p in (tmp_path / "without").rglob("probes/*.json")
+    )

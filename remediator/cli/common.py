@@ -92,6 +92,15 @@ ProbeModels = Annotated[
     ),
 ]
 
+ProbeRegistries = Annotated[
+    bool,
+    typer.Option(
+        "--probe-registries",
+        help="live mode: ask the images' registries for their tag lists (Registry HTTP API v2, anonymous; "
+        "pull secrets are never read); used by cpu-arch and image fixes, written by snapshot as probes",
+    ),
+]
+
 ArgoURL = Annotated[
     str | None,
     typer.Option(
@@ -152,11 +161,13 @@ def live(
     tail: int | None = None,
     argocd_url: str | None = None,
     repo: Path | None = None,
+    probe_registries: bool = False,
 ) -> Evidence:
     """The app's evidence from the cluster (or the Argo CD API); with ``repo``, what Git declares."""
     from remediator.evidence.sources.collect import Live, collect
 
-    ev = collect(app_name, Live(kubeconfig, context, ns, argocd_url, tail or 500, probe_models))
+    where = Live(kubeconfig, context, ns, argocd_url, tail or 500, probe_models, probe_registries=probe_registries)
+    ev = collect(app_name, where)
     if repo is not None:
         ev.desired = SourceIndex(repo).desired(ev.app, ev.errors)
     return ev

@@ -13,6 +13,7 @@ from remediator.cli.common import (
     Format,
     NoRedact,
     ProbeModels,
+    ProbeRegistries,
     app,
     errors_as_exit_codes,
     example_app,
@@ -49,6 +50,7 @@ def diagnose_cmd(
         str, typer.Option("--argocd-namespace", help="namespace of the Application objects")
     ] = "argocd",
     probe_models: ProbeModels = True,
+    probe_registries: ProbeRegistries = False,
     argocd_url: ArgoURL = None,
     policy_file: Annotated[
         Path | None, typer.Option("--policy", help="policy file (its model section enables model assist)")
@@ -77,7 +79,16 @@ def diagnose_cmd(
         if snapshot is not None:
             ev = load_snapshot(snapshot, app_name, repo)
         elif app_name is not None:
-            ev = live(app_name, kubeconfig, context, argocd_namespace, probe_models, argocd_url=argocd_url, repo=repo)
+            ev = live(
+                app_name,
+                kubeconfig,
+                context,
+                argocd_namespace,
+                probe_models,
+                argocd_url=argocd_url,
+                repo=repo,
+                probe_registries=probe_registries,
+            )
         else:
             raise fail("give --app NAME (live cluster), --snapshot DIR or --example NAME", Exit.USAGE)
         from remediator.assist.hook import describe

@@ -16,6 +16,7 @@ from remediator.cli.common import (
     Format,
     NoRedact,
     ProbeModels,
+    ProbeRegistries,
     ProviderName,
     app,
     errors_as_exit_codes,
@@ -103,6 +104,7 @@ def fix_cmd(
     context: Annotated[str | None, typer.Option("--context", help="kubeconfig context")] = None,
     argocd_namespace: Annotated[str, typer.Option("--argocd-namespace")] = "argocd",
     probe_models: ProbeModels = True,
+    probe_registries: ProbeRegistries = False,
     argocd_url: ArgoURL = None,
     no_redact: NoRedact = False,
 ) -> None:
@@ -124,7 +126,7 @@ def fix_cmd(
                 )
             if job.repo is None and not (open_pr and (repo_url or job.snapshot is None)):
                 raise fail("give --repo PATH: the local checkout of the app's Git repository", Exit.USAGE)
-            evidence = _evidence(job, kubeconfig, context, argocd_namespace, probe_models, argocd_url)
+            evidence = _evidence(job, kubeconfig, context, argocd_namespace, probe_models, argocd_url, probe_registries)
             target: LocalBranch | PullRequestTarget
             if open_pr:
                 target = _pr_target(job, policy, provider, github_url, github_repo, repo_url, cache_dir, pr_dir,
@@ -188,13 +190,28 @@ def _jobs(
 
 
 def _evidence(
-    job: Job, kubeconfig: Path | None, context: str | None, ns: str, probe_models: bool, argocd_url: str | None
+    job: Job,
+    kubeconfig: Path | None,
+    context: str | None,
+    ns: str,
+    probe_models: bool,
+    argocd_url: str | None,
+    probe_registries: bool = False,
 ) -> Callable[[], Evidence]:
     """The job's evidence reader: its snapshot, else the live cluster; with what its repository declares."""
     if job.snapshot is not None:
         snap, repo = job.snapshot, job.repo if job.repo and job.repo.is_dir() else None
         return lambda: load_snapshot(snap, job.app, repo)
-    return lambda: live(str(job.app), kubeconfig, context, ns, probe_models, argocd_url=argocd_url, repo=job.repo)
+    return lambda: live(
+        str(job.app),
+        kubeconfig,
+        context,
+        ns,
+        probe_models,
+        argocd_url=argocd_url,
+        repo=job.repo,
+        probe_registries=probe_registries,
+    )
 
 
 def _pr_target(

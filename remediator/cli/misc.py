@@ -14,6 +14,7 @@ from remediator.cli.common import (
     Format,
     NoRedact,
     ProbeModels,
+    ProbeRegistries,
     app,
     errors_as_exit_codes,
     fail,
@@ -77,6 +78,7 @@ def snapshot_cmd(
     argocd_namespace: Annotated[str, typer.Option("--argocd-namespace")] = "argocd",
     tail: Annotated[int, typer.Option("--tail", help="log lines per container")] = 500,
     probe_models: ProbeModels = True,
+    probe_registries: ProbeRegistries = False,
     argocd_url: ArgoURL = None,
     no_redact: NoRedact = False,
 ) -> None:
@@ -88,7 +90,16 @@ def snapshot_cmd(
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise fail(f"{output}: output folder exists and is not empty", Exit.INPUT)
     with errors_as_exit_codes():
-        ev = live(app_name, kubeconfig, context, argocd_namespace, probe_models, tail, argocd_url)
+        ev = live(
+            app_name,
+            kubeconfig,
+            context,
+            argocd_namespace,
+            probe_models,
+            tail,
+            argocd_url,
+            probe_registries=probe_registries,
+        )
         n = write_snapshot(ev, output, redacted=not no_redact)
     typer.echo(f"wrote {n} files to {output}" + (f" ({len(ev.errors)} warnings)" if ev.errors else ""))
     for err in ev.errors:
