@@ -6,7 +6,7 @@ import fnmatch
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -36,6 +36,13 @@ REMEDIES = (
     "limitrange-bounds",  # a LimitRange rejects the pods: requests/limits to the bound it names
     "quota-raise",  # a ResourceQuota declared in the app's own source (off by default)
     "ephemeral-storage",  # emptyDir sizeLimit / ephemeral-storage limit evictions
+    "config-ref",  # a ConfigMap/Secret reference (name or key) one edit from one that exists; a known missing key
+    "rbac-rule",  # add exactly the denied verb to a Role/ClusterRole the app declares
+    "network-policy",  # DNS egress / the blocked in-app peer added to a NetworkPolicy that selects the pods
+    "ingress-ref",  # an Ingress class, backend Service or port that does not exist, near one that does
+    "service-port",  # a Service targetPort the selected pods do not expose
+    "priority-class",  # a PriorityClass that does not exist: a near one, else create (policy) or drop
+    "image-tag",  # a tag that does not exist: the nearest tag the registry lists in the same variant
 )
 OFF_BY_DEFAULT = frozenset({"rbac-create", "quota-raise"})
 
@@ -193,6 +200,14 @@ class Resources(BaseModel):
     _q = field_validator("cpu_request", "memory_request", "ephemeral_max")(_quantity)
 
 
+class PriorityClasses(BaseModel):
+    """What the priority-class remedy does when no near-named class exists."""
+
+    model_config = ConfigDict(extra="forbid")
+    missing: Literal["create", "drop", "report"] = "create"  # create it in the app's source, drop the field, or report
+    value: int = Field(default=1000, ge=-1_000_000_000, le=1_000_000_000)  # never the system range (> 1e9)
+
+
 class Service(BaseModel):
     """The webhook service's run limits."""
 
@@ -220,6 +235,7 @@ class Policy(BaseModel):
     service: Service = Service()
     security: Security = Security()
     resources: Resources = Resources()
+    priority_classes: PriorityClasses = PriorityClasses()
     kubernetes_version: str = "1.33.0"  # schema used to validate edited objects when the cluster's is unknown
 
     @field_validator("remedies")
