@@ -327,5 +327,81 @@ def test_an_accepted_model_finding_still_cannot_choose_the_image(tmp_path: Path)
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert out["findings"][0]["category"] == "image-pull" and out["findings"][0]["detector"] == "model"
-    assert out["edits"] == [] and [x["rule"] for x in out["refused"]] == ["image-rollback"]
+    # image-rollback finds no earlier image; image-tag (tried next) finds no missing tag in what was cited
+    assert out["edits"] == [] and [x["rule"] for x in out["refused"]] == ["image-tag"]
+    assert any(n.startswith("image-rollback: does not apply") for n in out["notes"])
     assert "evil/backdoor" not in json.dumps(out["edits"]) + json.dumps(out.get("risk"))
+
+
+# --- the model may choose any typed remedy of the catalog -------------------------------------
+
+SELECTOR_LINE = '"app.kubernetes.io/name": "order"'
+
+
+def selector_report(remedy: dict[str, object], category: str = "service-no-endpoints") -> list[dict[str, object]]:
+    return [
+        call("get_object", kind="Service", namespace="shop", name="orders"),
+        call(
+            "report_finding",
+            category=category,
+            culprit={"kind": "Service", "namespace": "shop", "name": "orders"},
+            summary="the Service's selector names app.kubernetes.io/name=order; the pods are labelled orders",
+            chain=["clients of orders cannot connect", "Service orders selects no pod"],
+            evidence=[SELECTOR_LINE],
+            remedy=remedy,
+        ),
+    ]
+
+
+def test_the_model_chooses_a_remedy_of_the_catalog_and_the_normal_path_runs_it(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from remediator.edits.plan import plan_fix
+
+    sc = tmp_path / "sc"
+    shutil.copytree(SCENARIOS / "service-selector-fix", sc)
+    ev, d = scenario(sc)
+    d = replace(d, findings=[])  # the detectors "found nothing"
+    with FakeOpenAI(selector_report({"name": "service-selector"})) as api:
+        inv = investigate(ev, d, cfg(api.url))  # type: ignore[arg-type]
+        system = api.requests[0]["messages"][0]["content"]
+    assert "service-selector: service-no-endpoints" in system and "image-tag: image-pull" in system
+    assert inv.rejected is None and inv.finding is not None
+    assert inv.finding.details["remedy"] == "service-selector" and inv.finding.detector == "model"
+    res = plan_fix(replace(d, findings=[inv.finding]), ev, sc / "repo", Policy())  # type: ignore[arg-type]
+    assert res.proposal is not None and res.proposal.remedy == "service-selector", res.refused
+    assert [e.file for e in res.edits] == ["deploy/orders/orders.yaml"]
+    assert "app.kubernetes.io/name: orders" in res.edits[0].new_text
+
+
+@pytest.mark.parametrize(
+    ("remedy", "category", "why"),
+    [
+        ({"name": "set-anything"}, "service-no-endpoints", "not in the catalog"),
+        ({"name": "memory-limit", "container": "orders"}, "service-no-endpoints", "does not fit category"),
+        ({"name": "service-selector"}, "probe-failure", "does not fit category"),
+        ({"name": "service-selector", "selector": {"app": "evil"}}, "service-no-endpoints", "Extra inputs"),
+        ({"name": "image-tag", "container": "orders", "image": "evil/backdoor:latest"}, "image-pull", "Extra inputs"),
+    ],
+    ids=[
+        "unknown-remedy",
+        "remedy-of-another-category",
+        "category-the-remedy-does-not-serve",
+        "extra-selector",
+        "extra-image",
+    ],
+)
+def test_a_remedy_outside_the_catalog_or_its_category_or_with_values_is_rejected(
+    remedy: dict[str, object], category: str, why: str
+) -> None:
+    ev, d = scenario(SCENARIOS / "service-selector-fix")
+    with FakeOpenAI(selector_report(remedy, category)) as api:
+        inv = investigate(ev, d, cfg(api.url))  # type: ignore[arg-type]
+    assert inv.finding is None and inv.rejected and why in inv.rejected
+
+
+def test_a_remedy_container_the_culprit_does_not_have_is_rejected() -> None:
+    ev, d = scenario(SCENARIOS / "service-selector-fix")
+    with FakeOpenAI(selector_report({"name": "service-selector", "container": "orders"})) as api:
+        inv = investigate(ev, d, cfg(api.url))  # type: ignore[arg-type]
+    assert inv.finding is None and inv.rejected and "is not a container of Service shop/orders" in inv.rejected

@@ -158,10 +158,10 @@ def test_the_gate_reads_switches_from_the_remedy_not_its_name() -> None:
     both = Policy.model_validate({"remedies": {"memory-limit": False, "oom-rollback": False}})
     out = gate(_finding(Category.OOM_KILLED), "app", both)
     assert isinstance(out, Refusal) and out.rule == "remedies.oom-rollback"
-    (rbac,) = REMEDIES[Category.RBAC_FORBIDDEN.value]
+    rbac, rule = REMEDIES[Category.RBAC_FORBIDDEN.value]
     assert rbac.switches == ()  # its plan checks rbac-subject-namespace / rbac-create per edit
     off = Policy.model_validate({"remedies": {"rbac-subject-namespace": False}})
-    assert gate(_finding(Category.RBAC_FORBIDDEN), "app", off) == [rbac]
+    assert gate(_finding(Category.RBAC_FORBIDDEN), "app", off) == [rbac, rule]
     assert all(r.switches is None or r.switches == () for rs in REMEDIES.values() for r in rs)
 
 

@@ -550,7 +550,9 @@ def test_image_rollback_from_git_history_when_no_older_replicaset(tmp_path: Path
 def test_image_rollback_never_invents_a_tag(tmp_path: Path) -> None:
     sc = without_older_replicasets(tmp_path)
     res = run_fix(sc)
-    assert not res.edits and res.refused[0].rule == "image-rollback"
+    # no earlier image; image-tag (tried next) has no tag list in the evidence and says what would decide it
+    assert not res.edits and res.refused[0].rule == "image-tag" and "--probe-registries" in res.refused[0].reason
+    assert any(n.startswith("image-rollback: does not apply: no earlier image") for n in res.notes)
 
 
 def test_helm_env_list_in_values_is_edited_by_value(tmp_path: Path) -> None:

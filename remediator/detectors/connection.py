@@ -9,18 +9,27 @@ from remediator.detectors.base import (
     HOST_RE,
     Detector,
     LogHit,
+    Signatures,
     finding,
     is_cluster_name,
     log_line,
     scan_logs,
     service_ref_for_host,
 )
+from remediator.detectors.dns import dns_timeouts
 from remediator.detectors.signatures import LOG_SIGNATURES
 from remediator.evidence.relations import spec, workload_of
 from remediator.evidence.store import Evidence, ref_of
 from remediator.model import Category, Finding, ObjectRef
 
 ADDR = re.compile(r"^\[?([A-Za-z0-9_.:-]+?)\]?:(\d+)$")
+
+# A call whose deadline passes before the server answers (Go's net/http and gRPC): a connection
+# timeout when the line names the URL it dialled.
+DEADLINES = Signatures(
+    {"deadline": [r"context deadline exceeded|Client\.Timeout exceeded|code = DeadlineExceeded"]},
+    ["deadline", "client.timeout"],
+)
 
 
 def target_of(hit: LogHit) -> tuple[str, str | None]:
@@ -43,13 +52,29 @@ def target_of(hit: LogHit) -> tuple[str, str | None]:
 def connect_targets(ev: Evidence) -> dict[tuple[str, str, str], list[LogHit]]:
     hits = scan_logs(ev, LOG_SIGNATURES, "core")
     skip = {(h.log.path, h.lineno) for name in ("dns", "model", "rbac") for h in hits[name]}
+    skip |= {(h.log.path, h.lineno) for hs in dns_timeouts(ev).values() for h in hs}  # a lookup, not a connection
     out: dict[tuple[str, str, str], list[LogHit]] = {}
-    for h in hits["connect"]:
+    connect = hits["connect"]
+    seen = {(h.log.path, h.lineno) for h in connect}
+    late = [h for h in scan_logs(ev, DEADLINES, "deadline")["deadline"] if (h.log.path, h.lineno) not in seen]
+    for h in [*connect, *late]:
         if (h.log.path, h.lineno) in skip:
             continue
         host, _ = target_of(h)
+        if h.signature == "deadline" and not host:
+            continue  # a deadline that names no server says nothing about a connection
         out.setdefault((h.log.namespace, h.log.pod, host), []).append(h)
+    for hs in out.values():
+        hs.sort(key=lambda h: (h.log.path, h.lineno))
     return out
+
+
+def _by_cluster_ip(ev: Evidence, host: str) -> ObjectRef | None:
+    """The Service whose ClusterIP the client dialled (logs often print only the address)."""
+    if not host:
+        return None
+    found = [ref_of(s) for s in ev.all("Service") if str(spec(s).get("clusterIP") or "") == host]
+    return found[0] if len(found) == 1 else None
 
 
 @dataclass
@@ -73,7 +98,7 @@ def detect(ev: Evidence) -> list[Finding]:
             continue
         wl = workload_of(ev, pod)
         port = next((target_of(h)[1] for h in hits if target_of(h)[1]), None)
-        svc_ref = service_ref_for_host(host, ns) if host and is_cluster_name(host) else None
+        svc_ref = service_ref_for_host(host, ns) if host and is_cluster_name(host) else _by_cluster_ip(ev, host)
         svc = ev.get_ref(svc_ref) if svc_ref else None
         svc_ports = (
             [int(p["port"]) for p in spec(svc).get("ports") or [] if isinstance(p, dict) and p.get("port")]

@@ -9,18 +9,37 @@ from remediator.detectors.base import (
     HOST_RE,
     Detector,
     LogHit,
+    Signatures,
     finding,
     is_cluster_name,
     log_line,
     scan_logs,
     service_ref_for_host,
 )
-from remediator.detectors.signatures import LOG_SIGNATURES
+from remediator.detectors.signatures import HOST, LOG_SIGNATURES
 from remediator.evidence.relations import workload_of
 from remediator.evidence.store import Evidence, ref_of
 from remediator.model import Category, EvidenceLine, Finding, ObjectRef
 
 HOST_KW = re.compile(r"host='([^']+)'(?:, port=(\d+))?")
+
+# Lookups that get no answer at all (the resolver's packets to port 53 are dropped), as opposed to an
+# answer that the name does not exist (NXDOMAIN, "no such host"): Go's resolver, glibc (EAI_AGAIN),
+# Node, curl, dig/nslookup.
+DNS_TIMEOUTS = Signatures(
+    {
+        "dns-timeout": [
+            r"lookup (?P<host>" + HOST + r")(?: on [^\s]+:53)?: .*(?:i/o timeout|timed out|deadline exceeded)",
+            r"dial udp (?P<addr>[^\s]+:53): (?:i/o timeout|operation timed out)",
+            r"read udp [^\s]+->[^\s]+:53: i/o timeout",
+            r"getaddrinfo EAI_AGAIN (?P<host>" + HOST + r")",
+            r"Temporary failure in name resolution",
+            r"Resolving timed out after \d+ milliseconds",
+            r"connection timed out; no servers could be reached",
+        ]
+    },
+    ["timeout", "timed out", "deadline", "eai_again", "temporary failure"],
+)
 
 
 def host_of(hit: LogHit) -> tuple[str, str | None] | None:
@@ -37,13 +56,29 @@ def host_of(hit: LogHit) -> tuple[str, str | None] | None:
     return None
 
 
-def dns_hosts(ev: Evidence) -> dict[tuple[str, str, str], list[LogHit]]:
-    """Failing host names per (namespace, pod, host)."""
+def dns_timeouts(ev: Evidence) -> dict[tuple[str, str, str], list[LogHit]]:
+    """Lookups that time out (no answer from port 53) per (namespace, pod, host)."""
     out: dict[tuple[str, str, str], list[LogHit]] = {}
+    for h in scan_logs(ev, DNS_TIMEOUTS, "dns-timeout")["dns-timeout"]:
+        hp = host_of(h) if not h.match.groupdict().get("addr") else None
+        out.setdefault((h.log.namespace, h.log.pod, hp[0] if hp else ""), []).append(h)
+    return out
+
+
+def dns_hosts(ev: Evidence) -> dict[tuple[str, str, str], list[LogHit]]:
+    """Failing host names per (namespace, pod, host): names that do not resolve, and lookups that time out."""
+    out: dict[tuple[str, str, str], list[LogHit]] = {}
+    seen: set[tuple[str, int]] = set()
     for h in scan_logs(ev, LOG_SIGNATURES, "core")["dns"]:
         hp = host_of(h)
         host = hp[0] if hp else ""
         out.setdefault((h.log.namespace, h.log.pod, host), []).append(h)
+        seen.add((h.log.path, h.lineno))
+    for key, hits in dns_timeouts(ev).items():
+        new = [h for h in hits if (h.log.path, h.lineno) not in seen]
+        if new:
+            out.setdefault(key, []).extend(new)
+            out[key].sort(key=lambda h: (h.log.path, h.lineno))
     return out
 
 

@@ -31,6 +31,10 @@ def why(text: str) -> str:
     t = text.lower()
     if "unauthorized" in t or "authentication required" in t or "no basic auth" in t or "denied: " in t:
         return "the registry refuses the credentials"
+    if "pull access denied" in t or "insufficient_scope" in t:
+        # containerd and Docker print this both for a repository that does not exist and for one
+        # that needs credentials: the registry denies access, it does not say which
+        return "the registry denies access (the repository does not exist or needs credentials)"
     if "pull access denied" in t or "repository does not exist" in t or "not found" in t or "manifest unknown" in t:
         return "the image or tag does not exist"
     if "invalid reference format" in t or "invalidimagename" in t:
@@ -82,7 +86,7 @@ def detect(ev: Evidence) -> list[Finding]:
                 ],
                 detector="image_pull",
                 affects=affects(ev, pod),
-                details={"container": cname, "image": image, "cause": cause},
+                details={"container": cname, "image": image, "cause": cause, "message": texts[:1000]},
             )
         )
     return out

@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 from remediator.detectors.base import Detector, event_line, events_of, finding, spec_line
-from remediator.evidence.relations import dig, spec
-from remediator.evidence.store import Evidence, ref_of
+from remediator.evidence.relations import dig, meta, spec
+from remediator.evidence.store import Evidence, Obj, ref_of
 from remediator.model import Category, EvidenceLine, Finding
+
+LEGACY_CLASS = "kubernetes.io/ingress.class"
+
+
+def class_ref(ing: Obj) -> tuple[str, str]:
+    """The IngressClass an Ingress names and where: ``spec.ingressClassName``, else the legacy
+    ``kubernetes.io/ingress.class`` annotation (("", "") when neither)."""
+    cls = spec(ing).get("ingressClassName")
+    if cls:
+        return str(cls), "spec.ingressClassName"
+    legacy = (meta(ing).get("annotations") or {}).get(LEGACY_CLASS)
+    if legacy:
+        return str(legacy), f"metadata.annotations.{LEGACY_CLASS}"
+    return "", ""
 
 
 def detect(ev: Evidence) -> list[Finding]:
@@ -13,9 +27,9 @@ def detect(ev: Evidence) -> list[Finding]:
     for ing in ev.scoped("Ingress"):
         ref = ref_of(ing)
         problems: list[EvidenceLine] = []
-        cls = spec(ing).get("ingressClassName")
-        if cls and "IngressClass" in ev.kinds() and not ev.exists("IngressClass", "", str(cls)):
-            problems.append(spec_line(ing, "spec.ingressClassName", f"IngressClass {cls} does not exist"))
+        cls, where = class_ref(ing)
+        if cls and "IngressClass" in ev.kinds() and not ev.exists("IngressClass", "", cls):
+            problems.append(spec_line(ing, where, f"IngressClass {cls} does not exist"))
         backends = []
         if dig(ing, "spec", "defaultBackend", "service"):
             backends.append(("spec.defaultBackend", ing["spec"]["defaultBackend"]["service"]))

@@ -11,7 +11,8 @@ from remediator.model import Category, EvidenceLine, Finding, ObjectRef
 
 INVALID = re.compile(
     r"no PriorityClass with name (?P<pc>\S+) was found|"
-    r'(?:serviceaccount|runtimeclass(?:\.node\.k8s\.io)?|priorityclass(?:\.scheduling\.k8s\.io)?) "(?P<obj>[^"]+)" not found|'
+    r'priorityclass(?:\.scheduling\.k8s\.io)? "(?P<pc2>[^"]+)" not found|'
+    r'(?:serviceaccount|runtimeclass(?:\.node\.k8s\.io)?) "(?P<obj>[^"]+)" not found|'
     r"is invalid: |Invalid value: |Required value|Unsupported value|must be less than or equal to",
     re.I,
 )
@@ -46,8 +47,9 @@ def detect(ev: Evidence) -> list[Finding]:
     for wl, lines in found.items():
         m = INVALID.search(msgs[wl])
         gd = m.groupdict() if m else {}
-        if gd.get("pc"):
-            cause = f"PriorityClass {gd['pc']} does not exist"
+        pc = gd.get("pc") or gd.get("pc2")
+        if pc:
+            cause = f"PriorityClass {pc} does not exist"
         elif gd.get("obj"):
             cause = f"referenced object {gd['obj']!r} does not exist"
         else:
@@ -62,7 +64,7 @@ def detect(ev: Evidence) -> list[Finding]:
                 evidence=lines,
                 detector="invalid_spec",
                 affects={wl},
-                details={"message": msgs[wl][:300]},
+                details={"message": msgs[wl][:300], **({"priority_class": pc} if pc else {})},
             )
         )
     return out

@@ -14,7 +14,9 @@ from remediator.detectors.base import (
     scoped_pods,
     status_line,
 )
-from remediator.evidence.relations import workload_of
+from remediator.evidence.nearest import near_names
+from remediator.evidence.references import near_object, object_keys, sites
+from remediator.evidence.relations import dig, workload_of
 from remediator.evidence.store import Evidence, Obj, ref_of
 from remediator.model import Category, EvidenceLine, Finding, ObjectRef
 
@@ -72,11 +74,19 @@ def detect(ev: Evidence) -> list[Finding]:
         category = Category.MISSING_SECRET if ref.kind == "Secret" else Category.MISSING_CONFIGMAP
         what = f"key {key!r} of {ref}" if key else str(ref)
         wls = sorted({workload_of(ev, p) for p in pods})
+        near, near_key, culprit = wrong_reference(ev, ref, key, pods)
+        summary = f"{what} does not exist; {len(pods)} pod(s) of {', '.join(w.name for w in wls)} cannot start"
+        if near:
+            culprit = wls[0]
+            summary += f"; {ref.kind} {near} exists with what they reference: the reference is mistyped"
+        elif near_key:
+            culprit = wls[0]
+            summary += f"; {ref} has the key {near_key!r}: the reference is mistyped"
         out.append(
             finding(
                 category,
-                ref,
-                f"{what} does not exist; {len(pods)} pod(s) of {', '.join(w.name for w in wls)} cannot start",
+                culprit,
+                summary,
                 confidence=0.9,
                 chain=(
                     *(f"{w} is not available" for w in wls[:2]),
@@ -88,10 +98,36 @@ def detect(ev: Evidence) -> list[Finding]:
                 evidence=ev_lines,
                 detector="missing_ref",
                 affects=touched,
-                details={"key": key, "workloads": [w.as_dict() for w in wls]},
+                details={
+                    "key": key,
+                    "ref": ref.as_dict(),
+                    "near": near,
+                    "near_key": near_key,
+                    "workloads": [w.as_dict() for w in wls],
+                },
             )
         )
     return out
+
+
+def wrong_reference(
+    ev: Evidence, ref: ObjectRef, key: str | None, pods: list[Obj]
+) -> tuple[str | None, str | None, ObjectRef]:
+    """Is the reference wrong rather than the object missing? (the culprit rule): the one existing
+    object of that kind with a near name that holds the keys the pods read, or the one key of the
+    existing object near the missing key. The culprit stays ``ref`` unless one of them is found."""
+    if key is None:
+        keys = {
+            s.key
+            for p in pods
+            for s in sites(dig(p, "spec") or {})
+            if s.kind == ref.kind and s.name == ref.name and s.key
+        }
+        near = near_object(ev, ref, keys)
+        return (near[0] if len(near) == 1 else None), None, ref
+    have = object_keys(ev, ref.kind, ref.namespace, ref.name)
+    close = near_names(key, have or set())
+    return None, (close[0] if len(close) == 1 else None), ref
 
 
 DETECTOR = Detector(

@@ -11,6 +11,7 @@ from remediator.detectors.base import (
     status_line,
     unhealthy,
 )
+from remediator.detectors.storage_full import app_caused_pressure
 from remediator.evidence.health import BAD_WAITING
 from remediator.evidence.relations import conditions, spec, status, workload_of
 from remediator.evidence.store import Evidence, Obj, ref_of
@@ -50,17 +51,22 @@ def detect(ev: Evidence) -> list[Finding]:
             continue
         ref = ref_of(node)
         pods = [p for p in ev.scoped("Pod") if spec(p).get("nodeName") == ref.name]
-        victims = [p for p in pods if node_victim(p)]
+        # The app's own pods evicted as the node's top consumers of ephemeral storage caused the disk
+        # pressure: the workload is the culprit (storage-full), not the node; they are not its victims.
+        offenders = [p for p in pods if "DiskPressure" in dict(problems) and app_caused_pressure(ev, p)]
+        victims = [p for p in pods if node_victim(p) and p not in offenders]
         touched: set[ObjectRef] = {ref}
         for p in victims:
             touched |= {ref_of(p), workload_of(ev, p)}
         what = ", ".join(p for p, _ in problems)
-        conf = 0.9 if victims else (0.55 if pods else 0.4)
+        conf = 0.9 if victims else (0.4 if offenders else 0.55 if pods else 0.4)
         out.append(
             finding(
                 Category.NODE_NOT_READY,
                 ref,
-                f"node {ref.name} is {what}" + (f"; {len(victims)} pod(s) of the app are affected" if victims else ""),
+                f"node {ref.name} is {what}"
+                + (f"; {len(victims)} pod(s) of the app are affected" if victims else "")
+                + ("; the app's own pods are its top consumers of ephemeral storage" if offenders else ""),
                 confidence=conf,
                 chain=(
                     *(f"{w} is not available" for w in sorted({workload_of(ev, p) for p in victims})[:2]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from remediator.detectors.base import Detector, LogHit, finding, log_line, scan_logs
 from remediator.detectors.signatures import LOG_SIGNATURES
 from remediator.evidence.relations import pod_template, sa_ref, workload_of
@@ -25,6 +27,11 @@ def bindings_naming(ev: Evidence, sa_name: str) -> list[tuple[Obj, int, dict[str
                     out.append((b, i, s))
                     seen.add(key)
     return out
+
+
+def _role_key(binding: Obj) -> tuple[str, str]:
+    role = binding.get("roleRef") or {}
+    return str(role.get("kind") or "ClusterRole"), str(role.get("name"))
 
 
 def detect(ev: Evidence) -> list[Finding]:
@@ -62,6 +69,7 @@ def detect(ev: Evidence) -> list[Finding]:
             "resource": resource,
             "group": gd.get("group") or "",
             "scope_namespace": gd.get("ns") or "",
+            "cluster_scope": bool(re.search(r"\bat the cluster scope\b", h.line)),
         }
         if wrong and not right:
             b, i, s = wrong[0]
@@ -73,11 +81,26 @@ def detect(ev: Evidence) -> list[Finding]:
             details.update(subject_index=i, wrong_namespace=s.get("namespace"), right_namespace=sa.namespace)
             conf = 0.93
         elif right:
-            b = right[0][0]
+            # the binding that can grant the denied call (a RoleBinding only in the denied namespace; a
+            # cluster-scope call only through a ClusterRoleBinding), its role declared in the app's source first
+            scope_ns = str(gd.get("ns") or "")
+            effective = [
+                x
+                for x in right
+                if x[0].get("kind") == "ClusterRoleBinding"
+                or (not details["cluster_scope"] and (not scope_ns or ref_of(x[0]).namespace in (scope_ns, "")))
+            ]
+            declared = {(str(o.get("kind")), ref_of(o).name) for o in ev.desired}
+            effective.sort(key=lambda x: _role_key(x[0]) not in declared)
+            b = (effective or right)[0][0]
+            details["binding"] = ref_of(b).as_dict()
             role = b.get("roleRef") or {}
             rk = str(role.get("kind") or "ClusterRole")
             culprit = ObjectRef(rk, "" if rk == "ClusterRole" else ref_of(b).namespace, str(role.get("name")))
             cause = f"{rk} {culprit.name} bound to {sa.name} has no rule to {verb} {resource}"
+            if not effective:
+                where = "at the cluster scope" if details["cluster_scope"] else f"in namespace {scope_ns}"
+                cause = f"no binding of {sa.name} can grant {verb} {resource} {where} ({rk} {culprit.name} is bound elsewhere)"
             conf = 0.85
         else:
             culprit = sa

@@ -21,6 +21,7 @@ from remediator.detectors.signatures import LOG_SIGNATURES
 from remediator.evidence.relations import dig, spec, status, workload_of
 from remediator.evidence.store import Evidence, Obj, ref_of
 from remediator.model import Category, EvidenceLine, Finding, ObjectRef
+from remediator.quantity import to_bytes
 
 EVICTED = re.compile(
     r"ephemeral local storage usage exceeds|Usage of EmptyDir volume \"[^\"]+\" exceeds|"
@@ -29,6 +30,61 @@ EVICTED = re.compile(
     re.I,
 )
 PATH = re.compile(r"(/[\w.@-]+(?:/[\w.@-]+)*)")
+# The kubelet's node-pressure eviction (pkg/kubelet/eviction/helpers.go): "The node was low on resource:
+# ephemeral-storage. Threshold quantity: 10Gi, available: 1.2Gi. Container x was using 9Gi, request is 0, has
+# larger consumption of ephemeral-storage." The pod named there is among the node's top consumers.
+NODE_LOW = re.compile(r"The node was low on resource: ephemeral-storage", re.I)
+CONSUMER = re.compile(
+    r"(?P<what>Container|Pod) (?P<name>\S+) was using (?P<usage>[0-9][\w.]*), request is (?P<request>[0-9][\w.]*), "
+    r"has larger consumption of ephemeral-storage",
+    re.I,
+)
+
+
+def eviction_message(ev: Evidence, pod: Obj) -> str:
+    """The kubelet's eviction message of ``pod`` (its status, else its newest Evicted event)."""
+    if status(pod).get("reason") == "Evicted" and status(pod).get("message"):
+        return str(status(pod).get("message"))
+    events = [e for e in events_of(ev, pod) if e.reason == "Evicted"]
+    return events[-1].message if events else ""
+
+
+def node_pressure_usage(ev: Evidence, pod: Obj) -> tuple[str, str, str] | None:
+    """(container, usage, request) when the node evicted ``pod`` for low ephemeral-storage and named one of
+    its containers (or the pod) as a consumer above its request."""
+    msg = eviction_message(ev, pod)
+    if not NODE_LOW.search(msg):
+        return None
+    names = set(pod_container_specs(pod))
+    for m in CONSUMER.finditer(msg):
+        if m.group("what").lower() == "pod" or m.group("name") in names:
+            return m.group("name"), m.group("usage"), m.group("request")
+    return None
+
+
+def _bytes(q: str) -> int:
+    try:
+        return to_bytes(q)
+    except ValueError:
+        return 0
+
+
+def app_caused_pressure(ev: Evidence, pod: Obj) -> tuple[str, str, str] | None:
+    """The consumer of ``pod`` when the app's own pod is the node's top consumer of ephemeral storage:
+    evicted for node pressure with its usage named, and no pod of another workload on the same node
+    evicted for it with a larger usage."""
+    own = node_pressure_usage(ev, pod)
+    node = spec(pod).get("nodeName")
+    if own is None or not node:
+        return None
+    wl = workload_of(ev, pod)
+    for other in ev.all("Pod"):
+        if spec(other).get("nodeName") != node or workload_of(ev, other) == wl:
+            continue
+        theirs = node_pressure_usage(ev, other)
+        if theirs is not None and _bytes(theirs[1]) > _bytes(own[1]):
+            return None
+    return own
 
 
 def volume_for(pod: Obj, container: str, text: str) -> ObjectRef | None:
@@ -68,9 +124,13 @@ def detect(ev: Evidence) -> list[Finding]:
             continue
         wl = workload_of(ev, pod)
         claim = next((c for h in phits if (c := volume_for(pod, h.log.container, h.line))), None)
+        consumer = None if claim else app_caused_pressure(ev, pod)
         cause = (
             f"volume {claim.name} is full"
             if claim
+            else f"container {consumer[0]} wrote {consumer[1]} to the node's disk (request {consumer[2]}) and put "
+            f"node {spec(pod).get('nodeName')} under disk pressure"
+            if consumer
             else "ephemeral storage / emptyDir exceeds its limit"
             if not phits
             else "the container's filesystem is full"
@@ -80,7 +140,7 @@ def detect(ev: Evidence) -> list[Finding]:
                 Category.STORAGE_FULL,
                 claim or wl,
                 f"{wl}: {cause} (no space left on device)" if phits else f"{wl}: {cause}",
-                confidence=0.88,
+                confidence=0.92 if consumer else 0.88,
                 chain=(
                     f"{wl} fails or is evicted",
                     "writes fail: no space left on device" if phits else "pod evicted",
@@ -94,6 +154,11 @@ def detect(ev: Evidence) -> list[Finding]:
                     "message": lines[0].text[:200],
                     "evicted": evicted[:1000],
                     "pod": ref.name,
+                    **(
+                        {"node_pressure": True, "container": consumer[0], "usage": consumer[1], "request": consumer[2]}
+                        if consumer
+                        else {}
+                    ),
                 },
             )
         )

@@ -381,8 +381,11 @@ def _add_patch(ws: Workspace, index: SourceIndex, src: AppSource, origin: Origin
         ptr = concrete(_base_data(index, origin), path)
         if ptr is None:
             raise Refused(f"{origin.ref}: {path_str(path)} is not in the base document; edit manually", "not-in-source")
+        op = "replace"
+        if isinstance(path[-1], int) and get_path(_base_data(index, origin), path) is None:
+            op, ptr = "add", [*ptr[:-1], "-"]  # an index one past the end appends (see YamlFile.set)
         esc = "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in ptr)
-        text = dump_block([{"op": "replace", "path": esc, "value": value}])
+        text = dump_block([{"op": op, "path": esc, "value": value}])
         entry["target"] = {"kind": origin.ref.kind, "name": name}
     ws.create(rel, text)
     kf = ws.open(krel)

@@ -188,8 +188,14 @@ class YamlFile:
     def set(self, doc: int, path: FieldPath, value: Any) -> None:
         """Set the scalar at ``path`` in document ``doc`` to ``value``, creating missing mapping keys.
         List items are addressed by index or by a selector such as ``{"name": "app"}``; a missing
-        list item is not created (that is a different edit). Raises EditError and leaves the text as
+        list item is not created (that is a different edit), except that an index one past the end of
+        a list appends ``value`` to it (:meth:`append_item`). Raises EditError and leaves the text as
         it was when the edit cannot be made exactly."""
+        if path and isinstance(path[-1], int) and not isinstance(path[-1], bool):
+            seq = self.get(doc, path[:-1])
+            if isinstance(seq, list) and path[-1] == len(seq):
+                self.append_item(doc, path[:-1], value)
+                return
         d = self.docs[doc]
         where = f"{self.path} (document {doc + 1})"
         if d.has_aliases:
@@ -260,8 +266,9 @@ class YamlFile:
         self.docs[doc] = Document(lines, data, aliases)
 
     def append_item(self, doc: int, path: FieldPath, value: Any) -> None:
-        """Append ``value`` (a scalar or a flat mapping) to the block sequence at ``path``, creating the key
-        when it is missing. Verified by re-parsing, like ``set``."""
+        """Append ``value`` (a scalar, or a mapping of scalars, mappings and lists of scalars) to the block
+        sequence at ``path`` (a scalar to a one-line flow list too), creating the key when it is missing.
+        Verified by re-parsing, like ``set``."""
         d = self.docs[doc]
         where = f"{self.path} (document {doc + 1})"
         if d.has_aliases:
@@ -278,6 +285,15 @@ class YamlFile:
             expected_value: Any = [plain(value)]
         elif not isinstance(seq, CommentedSeq):
             raise EditError(f"{where}: {path_str(path)} is not a list")
+        elif seq.fa.flow_style() and len(seq) > 0 and not isinstance(value, (dict, list)):
+            # ["get", "list"] -> ["get", "list", "watch"]: after the last item, in its quote style
+            line, col = seq.lc.item(len(seq) - 1)
+            end = _scalar_end(lines[line], col, flow=True)
+            if end <= col:
+                raise EditError(f"{where}: {path_str(path)}: unexpected flow list layout; edit manually")
+            token = lines[line][col:end]
+            lines[line] = lines[line][:end] + ", " + format_scalar(value, token) + lines[line][end:]
+            expected_value = [*plain(seq), plain(value)]
         elif seq.fa.flow_style() or len(seq) == 0:
             raise EditError(f"{where}: {path_str(path)} is written in flow style [...]; edit manually")
         else:
@@ -297,7 +313,7 @@ class YamlFile:
                         break
                     last = end
                 end += 1
-            block = _item_lines(value, dash, nl)
+            block = _item_lines(value, dash, nl, _seq_offset(lines))
             if not lines[last].endswith(("\n", "\r")):
                 lines[last] += nl
                 block[-1] = block[-1].rstrip("\r\n")
@@ -499,21 +515,30 @@ class _Seq(list[Any]):
     """A list value to write in block style under a new key."""
 
 
-def _map_lines(value: dict[str, Any], col: int, nl: str) -> list[str]:
+def _map_lines(value: dict[str, Any], col: int, nl: str, seq_off: int = 0) -> list[str]:
     out = []
     for k, v in value.items():
-        if isinstance(v, dict):
+        if isinstance(v, (dict, list)) and not v:
+            out.append(f"{' ' * col}{k}: {'{}' if isinstance(v, dict) else '[]'}{nl}")
+        elif isinstance(v, dict):
             out.append(f"{' ' * col}{k}:{nl}")
-            out += _map_lines(v, col + 2, nl)
+            out += _map_lines(v, col + 2, nl, seq_off)
+        elif isinstance(v, list) and all(isinstance(x, dict) and x for x in v):
+            # a list of mappings (NetworkPolicy peers and ports, ...): block style, as the file indents lists
+            out.append(f"{' ' * col}{k}:{nl}")
+            for x in v:
+                out += _item_lines(x, col + seq_off, nl, seq_off)
+        elif isinstance(v, list) and not any(isinstance(x, (dict, list)) for x in v):
+            out.append(f"{' ' * col}{k}: [{', '.join(format_scalar(x, chr(34)) for x in v)}]{nl}")
         else:
             out.append(f"{' ' * col}{k}: {format_scalar(v)}{nl}")
     return out
 
 
-def _item_lines(value: Any, dash: int, nl: str) -> list[str]:
+def _item_lines(value: Any, dash: int, nl: str, seq_off: int = 0) -> list[str]:
     pad = " " * dash
     if isinstance(value, dict):
-        lines = _map_lines(value, dash + 2, nl)
+        lines = _map_lines(value, dash + 2, nl, seq_off)
         return [pad + "- " + lines[0][dash + 2 :], *lines[1:]]
     return [f"{pad}- {format_scalar(value)}{nl}"]
 
@@ -536,7 +561,7 @@ def _block(rest: FieldPath, value: Any, col: int, indent: int, nl: str, seq_off:
         if i == len(rest) - 1 and isinstance(value, _Seq):
             out.append(f"{pad}{k}:{nl}")
             for v in value:
-                out += _item_lines(v, col + i * indent + seq_off, nl)
+                out += _item_lines(v, col + i * indent + seq_off, nl, seq_off)
         elif i == len(rest) - 1:
             out.append(f"{pad}{k}: {format_scalar(value)}{nl}")
         else:

@@ -5,39 +5,50 @@ from __future__ import annotations
 
 from remediator.remedies import (
     anti_affinity,
+    config_ref,
     container_command,
     cpu_arch,
     ephemeral_storage,
     external_service,
     hpa_requests,
     image_rollback,
+    image_tag,
+    ingress_ref,
     limitrange_bounds,
     memory_limit,
     model_env,
+    network_policy,
     node_selector,
     oom_rollback,
+    priority_class,
     probe,
     pvc_size,
     quota_raise,
     rbac_namespace,
+    rbac_rule,
     rollout_recreate,
     security_context,
+    service_port,
     service_selector,
 )
 from remediator.remedies.base import Remedy
 
 ALL: tuple[Remedy, ...] = (
     rbac_namespace.REMEDY,
+    rbac_rule.REMEDY,  # after rbac-subject-namespace: a binding's wrong subject is fixed first
     oom_rollback.REMEDY,
     memory_limit.REMEDY,
     model_env.REMEDY,
     external_service.REMEDY,
     pvc_size.REMEDY,
     image_rollback.REMEDY,
+    image_tag.REMEDY,  # after image-rollback: the last image that ran is preferred
     cpu_arch.REMEDY,  # before container-command: exec format error is its own case
     container_command.REMEDY,
     probe.REMEDY,
+    service_port.REMEDY,  # before service-selector: it refuses when the selector matches no pod (that one's case)
     service_selector.REMEDY,
+    ingress_ref.REMEDY,
     hpa_requests.REMEDY,
     limitrange_bounds.REMEDY,
     quota_raise.REMEDY,
@@ -46,6 +57,9 @@ ALL: tuple[Remedy, ...] = (
     rollout_recreate.REMEDY,
     node_selector.REMEDY,
     anti_affinity.REMEDY,
+    network_policy.REMEDY,
+    config_ref.REMEDY,
+    priority_class.REMEDY,
 )
 # A category's remedies, in the order they are tried: the first that proposes an edit wins (a more
 # specific remedy, e.g. rolling back a memory regression, before a general one, raising the limit).

@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from remediator.evidence.nearest import nearest
 from remediator.evidence.relations import container_statuses, containers, dig, pod_template
 from remediator.evidence.store import WORKLOAD_KINDS, Obj, ref_of
 from remediator.model import Category, Finding
 from remediator.remedies.base import Check, Context, Proposal, Refusal, Remedy, SetField, container_of, container_path
-from remediator.remedies.nearest import nearest
 
 KEY = "container-command"
 NOT_FOUND = re.compile(r'exec: \\?"([^"\\]+)\\?": executable file not found in \$PATH')

@@ -1,41 +1,5 @@
-"""Which known value a mistyped one was meant to be: edit distance (with adjacent transpositions, so
-``pyhton`` is one edit from ``python``), a case-only difference counting as the nearest of all."""
+"""Moved to :mod:`remediator.evidence.nearest` (detectors use it too); kept so older imports work."""
 
-from __future__ import annotations
+from remediator.evidence.nearest import distance, near_names, nearest
 
-from collections.abc import Iterable
-
-
-def distance(a: str, b: str) -> int:
-    """Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of two
-    adjacent characters each count one."""
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        cur = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        prev2, prev = prev, cur
-    return prev[len(b)]
-
-
-def nearest(value: str, known: Iterable[str], most: int) -> tuple[list[str], int | None]:
-    """The known values nearest to ``value`` within ``most`` edits (a case-only difference is nearer
-    than any edit), and that distance (0 for case only); ``([], None)`` when none is that near.
-    ``value`` itself is never a candidate."""
-    best: list[str] = []
-    best_d: int | None = None
-    for k in sorted(set(known)):
-        if k == value:
-            continue
-        d = 0 if k.lower() == value.lower() else distance(value, k)
-        if d > most:
-            continue
-        if best_d is None or d < best_d:
-            best, best_d = [k], d
-        elif d == best_d:
-            best.append(k)
-    return best, best_d
+__all__ = ["distance", "near_names", "nearest"]

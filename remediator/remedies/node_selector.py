@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from remediator.evidence.nearest import nearest
 from remediator.evidence.relations import condition, dig, labels, meta
 from remediator.evidence.store import Obj
 from remediator.model import Category, FieldPath, Finding
@@ -28,7 +29,6 @@ from remediator.remedies.base import (
     SetField,
     pod_spec_path,
 )
-from remediator.remedies.nearest import nearest
 
 KEY = "node-selector"
 HOSTNAME = "kubernetes.io/hostname"
