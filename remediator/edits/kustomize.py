@@ -236,8 +236,20 @@ def _fullmatch(pattern: str, name: str) -> bool:
         return False
 
 
-def smp_merge(base: Any, patch: Any) -> Any:
-    """Strategic merge, the subset that matters here: maps merge, lists of named items merge by name."""
+# Strategic-merge keys of the lists where Kubernetes does not merge by ``name`` (its patchMergeKey).
+_MERGE_KEYS = {"ports": ("containerPort", "port"), "volumeMounts": ("mountPath",), "volumeDevices": ("devicePath",)}
+
+
+def _merge_key(field: str | None, patch: list[Any]) -> str | None:
+    for key in (*_MERGE_KEYS.get(field or "", ()), "name"):
+        if all(isinstance(x, dict) and key in x for x in patch):
+            return key
+    return None
+
+
+def smp_merge(base: Any, patch: Any, field: str | None = None) -> Any:
+    """Strategic merge, the subset that matters here: maps merge; lists of objects merge by their
+    patchMergeKey (``name``; ``containerPort``/``port`` for ports, ``mountPath`` for volume mounts)."""
     if isinstance(base, dict) and isinstance(patch, dict):
         out = dict(base)
         for k, v in patch.items():
@@ -246,13 +258,15 @@ def smp_merge(base: Any, patch: Any) -> Any:
             if v is None:  # a null in a strategic-merge patch deletes the field
                 out.pop(k, None)
                 continue
-            out[k] = smp_merge(base.get(k), v) if k in base else copy_data(v)
+            out[k] = smp_merge(base.get(k), v, k) if k in base else copy_data(v)
         return out
-    if isinstance(base, list) and isinstance(patch, list) and all(isinstance(x, dict) and "name" in x for x in patch):
+    key = _merge_key(field, patch) if isinstance(base, list) and isinstance(patch, list) else None
+    if key is not None:
+        assert isinstance(base, list) and isinstance(patch, list)
         merged = [copy_data(x) for x in base]
         for item in patch:
             for i, b in enumerate(merged):
-                if isinstance(b, dict) and b.get("name") == item["name"]:
+                if isinstance(b, dict) and b.get(key) == item[key]:
                     merged[i] = smp_merge(b, item)
                     break
             else:

@@ -109,7 +109,10 @@ def field_name(ch: SetField) -> str:
 def change_summary(p: Proposal) -> str:
     for ch in p.changes:
         if isinstance(ch, SetField):
-            return f"set {field_name(ch)} of {ch.target.kind} {ch.target.name} to {ch.value}"
+            if isinstance(ch.value, dict | list):  # a new rule, probe or term: named, not printed
+                return f"update {field_name(ch)} of {ch.target.kind} {ch.target.name}"
+            value = str(ch.value)
+            return f"set {field_name(ch)} of {ch.target.kind} {ch.target.name} to {value[:60] + '…' if len(value) > 60 else value}"
         if isinstance(ch, CreateObjects):
             kinds = " + ".join(sorted({str(o.get("kind")) for o in ch.objects}, key=lambda k: k != "Service"))
             name = str((ch.objects[0].get("metadata") or {}).get("name"))

@@ -80,8 +80,9 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
         return _create(f, sa_name, sa_ns, d)
     return Refusal(
         f.category.value,
-        f"{f.culprit} lacks the rule to {d.get('verb')} {d.get('resource')}; widening a role is left to a person",
-        "rbac-rules-not-widened",
+        f"the binding's subject is right; {f.culprit} lacks the rule to {d.get('verb')} {d.get('resource')} "
+        "(the rbac-rule remedy adds exactly that verb to a role the app declares)",
+        "rbac-subject-namespace",
     )
 
 

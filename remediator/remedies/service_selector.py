@@ -43,6 +43,14 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
             if ns != f.culprit.namespace:
                 continue
             seen.setdefault(ObjectRef(ref.kind, ns, ref.name), _template_labels(obj))
+    matching = [ref for ref, labels in seen.items() if all(labels.get(k) == v for k, v in sel.items())]
+    if matching:  # the selector already selects pods: the endpoints are missing for another reason (ports)
+        return Refusal(
+            cat,
+            f"{f.culprit}'s selector already matches {matching[0]}; its endpoints are missing for another "
+            "reason (a targetPort the pods do not expose, pods not ready)",
+            "service-selector",
+        )
     near = []
     for ref, labels in seen.items():
         if not set(sel) <= set(labels):
