@@ -11,6 +11,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends git ca-certific
     && groupadd --gid 10001 remediator && useradd --uid 10001 --gid 10001 --home /var/lib/remediator --create-home remediator
 COPY --from=build /install /usr/local
 USER 10001:10001
+# the journal (remediator-journal.sqlite by default) and the clone cache land here, owned by the
+# non-root user; the Deployment mounts its PVC on the same path
+WORKDIR /var/lib/remediator
 ENV HOME=/var/lib/remediator PYTHONUNBUFFERED=1
 EXPOSE 8080
 ENTRYPOINT ["remediator"]

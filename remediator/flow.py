@@ -8,7 +8,8 @@ it, then plans and commits the fix locally or proposes it as a pull request, and
 :class:`FlowResult` the faces render. ``dry_run`` on either target is the one switch that stops
 every write: no branch, no commit, no push, no pull request, no comment.
 
-The wiring both faces share lives here too, once: the token (:func:`github_token`), the clone cache
+The wiring both faces share lives here too, once: the token (:func:`github_token`) or GitHub App
+(:func:`github_app`), the clone cache
 (:func:`default_cache`), the provider for a repository (:func:`provider_factory`) and the clone with
 the policy's branch rules (:func:`checkout_for`).
 """
@@ -22,6 +23,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from remediator.assist.hook import assisted
 from remediator.assist.investigate import Investigation
@@ -38,9 +40,14 @@ from remediator.publish.checkout import Checkout
 from remediator.publish.localbranch import commit
 from remediator.publish.propose import Outcome, ReviewNotes, propose
 
+if TYPE_CHECKING:
+    from remediator.publish.github import GitHubApp
+
 ProviderFactory = Callable[[str], Provider]  # repository URL -> where its pull requests go
 Lock = Callable[[Path], AbstractContextManager[None]]  # one run at a time per clone (the service's)
 Stage = Callable[[str], None]  # told "evidence", "diagnose", "propose" as the run gets there
+GitToken = str | Callable[[str], str | None] | None  # the clone's token, or one per repository URL, asked per run
+CredentialsCheck = Callable[[], str | None]  # None when the provider accepts the credentials, else why not
 
 
 class ProviderKind(StrEnum):
@@ -66,6 +73,63 @@ def github_token() -> str | None:
     return os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
 
 
+def github_app(
+    app_id: str | None = None,
+    private_key_file: Path | None = None,
+    installation_id: int | None = None,
+    github_url: str = "https://api.github.com",
+) -> GitHubApp | None:
+    """The GitHub App to authenticate as, when an App ID is given (else ``$REMEDIATOR_GITHUB_APP_ID``):
+    its private key from ``private_key_file``, else ``$REMEDIATOR_GITHUB_APP_PRIVATE_KEY`` (PEM text),
+    else ``$REMEDIATOR_GITHUB_APP_PRIVATE_KEY_FILE``; the installation from ``installation_id``, else
+    ``$REMEDIATOR_GITHUB_APP_INSTALLATION_ID``, else the one installed on each repository. None when
+    no App ID is set (a token is used then)."""
+    env = os.environ
+    app_id = app_id or env.get("REMEDIATOR_GITHUB_APP_ID") or None
+    if not app_id:
+        return None
+    key = None if private_key_file is not None else env.get("REMEDIATOR_GITHUB_APP_PRIVATE_KEY")
+    key_file = private_key_file or (
+        Path(env["REMEDIATOR_GITHUB_APP_PRIVATE_KEY_FILE"])
+        if env.get("REMEDIATOR_GITHUB_APP_PRIVATE_KEY_FILE")
+        else None
+    )
+    if not key and key_file is not None:
+        try:
+            key = key_file.read_text()
+        except OSError as e:
+            raise UsageError(f"cannot read the GitHub App private key {key_file}: {e.strerror or e}") from None
+    if not key:
+        raise UsageError(
+            "REMEDIATOR_GITHUB_APP_ID is set but no private key: set REMEDIATOR_GITHUB_APP_PRIVATE_KEY (PEM) "
+            "or REMEDIATOR_GITHUB_APP_PRIVATE_KEY_FILE"
+        )
+    raw = installation_id if installation_id is not None else env.get("REMEDIATOR_GITHUB_APP_INSTALLATION_ID")
+    try:
+        iid = int(raw) if raw not in (None, "") else None
+    except ValueError:
+        raise UsageError(f"REMEDIATOR_GITHUB_APP_INSTALLATION_ID must be a number, not {raw!r}") from None
+    from remediator.publish.github import GitHubApp
+
+    return GitHubApp(app_id, key, iid, github_url)
+
+
+def credentials_check(
+    kind: ProviderKind, token: str | None, app: GitHubApp | None, github_url: str = "https://api.github.com"
+) -> CredentialsCheck:
+    """Whether the provider can authenticate (GitHub: ``GET /app`` for an App, ``GET /user`` for a
+    token; the local provider always can)."""
+
+    def check() -> str | None:
+        if kind is ProviderKind.local:
+            return None
+        from remediator.publish.github import check_credentials
+
+        return check_credentials(token, app, github_url)
+
+    return check
+
+
 def default_cache() -> Path:
     """Where clones are kept: ``$XDG_CACHE_HOME/remediator/repos`` (``~/.cache`` by default)."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "remediator" / "repos"
@@ -79,9 +143,11 @@ def provider_factory(
     github_url: str = "https://api.github.com",
     github_repo: str | None = None,
     pr_dir: Path | None = None,
+    app: GitHubApp | None = None,
 ) -> ProviderFactory:
     """GitHub (``github_repo``, else the slug of the repository URL; the policy's cap on
-    Retry-After waits) or the local provider (``pr_dir``, else ``cache/pull-requests``)."""
+    Retry-After waits; as the ``app`` when given, else with ``token``) or the local provider
+    (``pr_dir``, else ``cache/pull-requests``)."""
 
     def provider_for(url: str) -> Provider:
         if kind is ProviderKind.local:
@@ -93,7 +159,9 @@ def provider_factory(
         slug = github_repo or repo_slug(url)
         if not slug:
             raise UsageError(f"cannot tell the GitHub repository from {url!r}: give --github-repo OWNER/NAME")
-        return GitHubProvider(slug, token, github_url, max_retry_wait=policy.pull_requests.max_retry_wait_seconds)
+        return GitHubProvider(
+            slug, token, github_url, max_retry_wait=policy.pull_requests.max_retry_wait_seconds, app=app
+        )
 
     return provider_for
 
@@ -118,16 +186,19 @@ class LocalBranch:
 @dataclass(frozen=True)
 class PullRequestTarget:
     """Propose the fix as a pull request. ``repo_url``/``revision`` override the Application's;
-    ``token`` authenticates the clone (GitHub only); ``review_notes``: the bot's review of the
+    ``token`` authenticates the clone (GitHub only; a callable is asked for the repository URL at
+    each run, so a GitHub App's installation token is fresh); ``check``: whether the provider
+    accepts the credentials (the service's readiness); ``review_notes``: the bot's review of the
     edited files for the PR body, given by the face (publish does not run the review)."""
 
     provider_for: ProviderFactory
     cache: Path
-    token: str | None = None
+    token: GitToken = None
     repo_url: str | None = None
     revision: str | None = None
     dry_run: bool = False
     review_notes: ReviewNotes | None = None
+    check: CredentialsCheck | None = None
 
 
 def pull_request_target(
@@ -141,19 +212,34 @@ def pull_request_target(
     revision: str | None = None,
     dry_run: bool = False,
     review_notes: ReviewNotes | None = None,
+    app: GitHubApp | None = None,
 ) -> PullRequestTarget:
-    """The target as the CLI and the service configure it: the token from the environment (sent to
-    the clone only for GitHub), the default cache, the provider for each repository."""
+    """The target as the CLI and the service configure it: the GitHub App (``app``, else from the
+    environment, :func:`github_app`) or the token from the environment (sent to the clone only for
+    GitHub), the default cache, the provider for each repository."""
     token = github_token()
     cache = cache or default_cache()
+    if kind is ProviderKind.github and app is None:
+        app = github_app(github_url=github_url)
+    git_token: GitToken = token if kind is ProviderKind.github else None
+    if kind is ProviderKind.github and app is not None:
+        the_app = app
+
+        def git_token(url: str) -> str | None:
+            from remediator.publish.github import repo_slug
+
+            slug = github_repo or repo_slug(url)
+            return the_app.token(slug) if slug else None
+
     return PullRequestTarget(
-        provider_factory(kind, policy, cache, token, github_url, github_repo, pr_dir),
+        provider_factory(kind, policy, cache, token, github_url, github_repo, pr_dir, app),
         cache,
-        token if kind is ProviderKind.github else None,
+        git_token,
         repo_url,
         revision,
         dry_run,
         review_notes,
+        credentials_check(kind, token, app, github_url),
     )
 
 
@@ -241,7 +327,8 @@ def run(
         if url:
             provider = target.provider_for(url)
             provider.check_access()  # a missing or read-only token fails before anything is cloned
-            checkout = checkout_for(url, target.cache, target.token, policy)
+            token = target.token(url) if callable(target.token) else target.token
+            checkout = checkout_for(url, target.cache, token, policy)
     with lock(checkout.path) if lock is not None and checkout is not None else nullcontext():
         if checkout is not None and not ev.desired:
             _declared(ev, checkout, revision)

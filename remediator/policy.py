@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -252,6 +253,24 @@ class Policy(BaseModel):
 
 def default_policy_path() -> Path:
     return Path(str(resources.files("remediator") / "policies" / "default.yaml"))
+
+
+def user_policy_path() -> Path:
+    """``$XDG_CONFIG_HOME/remediator/policy.yaml`` (``~/.config`` when unset)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "remediator" / "policy.yaml"
+
+
+def discover_policy(path: Path | None = None) -> Path | None:
+    """The policy file to use: ``path`` (--policy), else ``$REMEDIATOR_POLICY``, else the user's
+    config file when it exists; None means the packaged default."""
+    if path is not None:
+        return path
+    env = os.environ.get("REMEDIATOR_POLICY")
+    if env:
+        return Path(env)
+    user = user_policy_path()
+    return user if user.is_file() else None
 
 
 def json_schema() -> dict[str, Any]:

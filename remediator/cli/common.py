@@ -38,14 +38,41 @@ class Format(StrEnum):
     json = "json"
 
 
+class TextOrJson(StrEnum):
+    """The formats of a command without a Markdown view."""
+
+    text = "text"
+    json = "json"
+
+
 ProviderName = ProviderKind
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help, like kubectl/gh: flags without a <bool> metavar
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Diagnose Degraded Argo CD applications and propose GitOps fixes.",
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from remediator import __version__
+
+        typer.echo(f"remediator {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit"),
+    ] = False,
+) -> None:
+    """Diagnose Degraded Argo CD applications and propose GitOps fixes."""
 
 
 def fail(message: str, code: Exit) -> typer.Exit:
@@ -171,6 +198,36 @@ def live(
     if repo is not None:
         ev.desired = SourceIndex(repo).desired(ev.app, ev.errors)
     return ev
+
+
+def policy_path(path: Path | None) -> Path | None:
+    """The policy file a command uses: --policy, $REMEDIATOR_POLICY, the user's config, else the packaged default (None)."""
+    from remediator.policy import discover_policy
+
+    return discover_policy(path)
+
+
+PolicyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--policy",
+        help="policy file (default: $REMEDIATOR_POLICY, then ~/.config/remediator/policy.yaml, then the packaged one)",
+    ),
+]
+
+
+def join_reports(reports: dict[str, str], fmt: Format, several: bool) -> str:
+    """Reports of several examples or apps as ONE document: a JSON object keyed by name, Markdown
+    sections, or text blocks under ``== name`` lines. A single report is printed as it is."""
+    import json
+
+    if not several:
+        return "".join(reports.values())
+    if fmt is Format.json:
+        return json.dumps({k: json.loads(v) for k, v in reports.items()}, indent=2) + "\n"
+    if fmt is Format.markdown:
+        return "".join(f"# {k}\n\n{v.rstrip()}\n\n" for k, v in reports.items())
+    return "".join(f"== {k}\n{v}" for k, v in reports.items())
 
 
 def render_diagnosis(d: Diagnosis, fmt: Format, redacted: bool = True) -> str:

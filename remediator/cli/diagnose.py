@@ -12,6 +12,7 @@ from remediator.cli.common import (
     Exit,
     Format,
     NoRedact,
+    PolicyOption,
     ProbeModels,
     ProbeRegistries,
     app,
@@ -20,9 +21,11 @@ from remediator.cli.common import (
     example_names,
     examples_root,
     fail,
+    join_reports,
     live,
     load_snapshot,
     no_example,
+    policy_path,
     render_diagnosis,
     scenario_dirs,
 )
@@ -40,7 +43,7 @@ def diagnose_cmd(
         Path | None,
         typer.Option("--repo", help="local checkout of the app's Git repository (finds never-applied resources)"),
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="output format")] = Format.text,
     kubeconfig: Annotated[
         Path | None,
         typer.Option("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"),
@@ -52,9 +55,7 @@ def diagnose_cmd(
     probe_models: ProbeModels = True,
     probe_registries: ProbeRegistries = False,
     argocd_url: ArgoURL = None,
-    policy_file: Annotated[
-        Path | None, typer.Option("--policy", help="policy file (its model section enables model assist)")
-    ] = None,
+    policy_file: PolicyOption = None,
     no_redact: NoRedact = False,
 ) -> None:
     """Say what is wrong with an app: ranked findings, root cause first (secrets redacted)."""
@@ -67,14 +68,13 @@ def diagnose_cmd(
             target = root / example
             if not target.is_dir():
                 raise no_example(example)
-            out = []
-            for sc in scenario_dirs(target):
+            scenarios = scenario_dirs(target)
+            reports: dict[str, str] = {}
+            for sc in scenarios:
                 name = example_app(sc, app_name)
                 ev = load_snapshot(sc / "cluster", name, sc / "repo" if (sc / "repo").is_dir() else None)
-                if fmt is not Format.json:
-                    out.append(f"== example {sc.relative_to(root).as_posix()}\n")
-                out.append(render_diagnosis(diagnose(ev, name), fmt, not no_redact))
-            typer.echo("".join(out), nl=False)
+                reports[sc.relative_to(root).as_posix()] = render_diagnosis(diagnose(ev, name), fmt, not no_redact)
+            typer.echo(join_reports(reports, fmt, several=len(scenarios) > 1), nl=False)
             return
         if snapshot is not None:
             ev = load_snapshot(snapshot, app_name, repo)
@@ -95,7 +95,7 @@ def diagnose_cmd(
         from remediator.flow import assess
         from remediator.policy import load_policy
 
-        a = assess(ev, load_policy(policy_file), app_name)
+        a = assess(ev, load_policy(policy_path(policy_file)), app_name)
         typer.echo(render_diagnosis(a.diagnosis, fmt, not no_redact), nl=False)
         if fmt is Format.text and (a.explanation or a.investigation):
             from remediator.redact import redact

@@ -15,6 +15,7 @@ from remediator.cli.common import (
     Exit,
     Format,
     NoRedact,
+    PolicyOption,
     ProbeModels,
     ProbeRegistries,
     ProviderName,
@@ -23,9 +24,11 @@ from remediator.cli.common import (
     example_app,
     examples_root,
     fail,
+    join_reports,
     live,
     load_snapshot,
     no_example,
+    policy_path,
     scenario_dirs,
 )
 from remediator.evidence.store import Evidence
@@ -63,9 +66,7 @@ def fix_cmd(
             "--repo", help="local checkout of the app's Git repository (with --open-pr: a local remote to clone)"
         ),
     ] = None,
-    policy_file: Annotated[
-        Path | None, typer.Option("--policy", help="policy file (default: the packaged policies/default.yaml)")
-    ] = None,
+    policy_file: PolicyOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="print the reasoning and the diff; change nothing")
     ] = False,
@@ -99,7 +100,7 @@ def fix_cmd(
         Path | None,
         typer.Option("--workdir", help="--example with --open-pr: folder for the example's remotes, clones and PRs"),
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="output format")] = Format.text,
     kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="kubeconfig file")] = None,
     context: Annotated[str | None, typer.Option("--context", help="kubeconfig context")] = None,
     argocd_namespace: Annotated[str, typer.Option("--argocd-namespace")] = "argocd",
@@ -117,7 +118,7 @@ def fix_cmd(
 
     with errors_as_exit_codes():
         jobs = _jobs(app_name, snapshot, example, repo, policy_file, dry_run, open_pr)
-        outputs: list[str] = []
+        reports: dict[str, str] = {}
         for job in jobs:
             policy = load_policy(job.policy)
             if draft:
@@ -135,23 +136,19 @@ def fix_cmd(
                 assert job.repo is not None
                 target = LocalBranch(job.repo, dry_run)
             res = run(evidence, policy, target, job.app)
-            if len(jobs) > 1 and fmt is not Format.json:
-                outputs.append(f"== {job.name}\n")
             if open_pr:
-                outputs.append(_pull_request_report(res, fmt))
+                out = _pull_request_report(res, fmt)
             else:
-                outputs.append(_local_report(res, fmt, summary, job.name if len(jobs) > 1 else None, not no_redact))
+                out = _local_report(res, fmt, summary, job.name if len(jobs) > 1 else None, not no_redact)
             a = res.assessment
             if fmt is Format.text and (a.explanation or a.investigation):
-                outputs.append(describe(a.explanation, a.investigation))
-        if not no_redact:  # everything printed is redacted, whichever path wrote it
-            from remediator.redact import redact, redact_data
+                out += describe(a.explanation, a.investigation)
+            if not no_redact:  # everything printed is redacted, whichever path wrote it
+                from remediator.redact import redact, redact_data
 
-            if fmt is Format.json:
-                outputs = [json.dumps(redact_data(json.loads(o)), indent=2) + "\n" for o in outputs if o.strip()]
-            else:
-                outputs = [redact(o) for o in outputs]
-        typer.echo("".join(outputs), nl=False)
+                out = json.dumps(redact_data(json.loads(out)), indent=2) + "\n" if fmt is Format.json else redact(out)
+            reports[job.name] = out
+        typer.echo(join_reports(reports, fmt, several=len(jobs) > 1), nl=False)
 
 
 def _jobs(
@@ -183,9 +180,9 @@ def _jobs(
             for sc in scenarios
         ]
     if snapshot is not None:
-        return [Job(snapshot.name, snapshot, app_name, repo, policy_file)]
+        return [Job(snapshot.name, snapshot, app_name, repo, policy_path(policy_file))]
     if app_name is not None:
-        return [Job(app_name, None, app_name, repo, policy_file)]
+        return [Job(app_name, None, app_name, repo, policy_path(policy_file))]
     raise fail("give --app NAME (live cluster), --snapshot DIR or --example NAME", Exit.USAGE)
 
 
@@ -254,6 +251,8 @@ def _local_report(res: FlowResult, fmt: Format, summary: Path | None, title: str
             fh.write(fixreport.to_markdown(res.fix, title, redacted))
     if fmt is Format.json:
         return fixreport.to_json(res.fix, res.branch, redacted) + "\n"
+    if fmt is Format.markdown:  # the example's heading comes from join_reports
+        return fixreport.to_markdown(res.fix, None, redacted)
     return fixreport.to_text(res.fix, res.branch, redacted)
 
 
@@ -274,6 +273,15 @@ def _pull_request_report(res: FlowResult, fmt: Format) -> str:
             "would": out.would,
         }
         return json.dumps(data, indent=2) + "\n"
+    if fmt is Format.markdown:
+        md = [f"**{out.action}**{' (dry run)' if out.dry_run else ''}: {out.message}", ""]
+        md += [f"- would: {w}" for w in out.would] if out.dry_run else []
+        md += [f"- branch: `{out.branch}` (remote: {checkout.redact(checkout.url)})"] if out.branch else []
+        md += [f"- pull request: {out.pr.url}"] if out.pr else []
+        md += [f"- warning: {w}" for w in out.warnings]
+        if out.dry_run and out.fix is not None:
+            md += ["", fixreport.to_markdown(out.fix, None).rstrip("\n")]
+        return "\n".join(md) + "\n"
     lines = [f"{out.action}{' (dry run)' if out.dry_run else ''}: {out.message}"]
     if out.dry_run:
         lines += [f"would: {w}" for w in out.would]

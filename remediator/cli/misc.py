@@ -11,27 +11,29 @@ from remediator import __version__
 from remediator.cli.common import (
     ArgoURL,
     Exit,
-    Format,
     NoRedact,
+    PolicyOption,
     ProbeModels,
     ProbeRegistries,
+    TextOrJson,
     app,
     errors_as_exit_codes,
     fail,
     live,
+    policy_path,
 )
 
 
 @app.command("doctor")
 def doctor_cmd(
-    policy_file: Annotated[Path | None, typer.Option("--policy", help="policy file with the model section")] = None,
+    policy_file: PolicyOption = None,
 ) -> None:
     """Check the configured model: does it answer, is it listed, does it call tools?"""
     from remediator.assist.llm import LLM
     from remediator.policy import load_policy
 
     with errors_as_exit_codes():
-        policy = load_policy(policy_file)
+        policy = load_policy(policy_path(policy_file))
         if not policy.model.enabled:
             typer.echo(
                 "model assist: off (set model.base_url and model.model in the policy); everything works without it"
@@ -50,7 +52,7 @@ def doctor_cmd(
 @app.command("eval")
 def eval_cmd(
     dirs: Annotated[list[Path], typer.Argument(help="scenario folders, or folders of scenarios")],
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    fmt: Annotated[TextOrJson, typer.Option("--format", "-f", help="output format")] = TextOrJson.text,
     minimum: Annotated[
         float | None,
         typer.Option("--min", help="exit 5 when the category, culprit or fix score is below this fraction"),
@@ -63,7 +65,9 @@ def eval_cmd(
     if missing:
         raise fail(f"not a folder: {', '.join(missing)}", Exit.INPUT)
     result = evaluate(dirs)
-    typer.echo(result.model_dump_json(indent=2) if fmt is Format.json else to_text(result), nl=fmt is Format.json)
+    typer.echo(
+        result.model_dump_json(indent=2) if fmt is TextOrJson.json else to_text(result), nl=fmt is TextOrJson.json
+    )
     t = result.totals
     if minimum is not None and (t.cases == 0 or min(t.category_ok, t.culprit_ok, t.fix_ok) < minimum * t.cases):
         raise typer.Exit(int(Exit.BELOW))

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from remediator.cli.common import Exit, Format, app, errors_as_exit_codes, fail
+from remediator.cli.common import Exit, Format, PolicyOption, app, errors_as_exit_codes, fail, policy_path
 
 
 class FailOn(StrEnum):
@@ -31,7 +31,7 @@ def review_cmd(
         Path | None, typer.Option("--event", envvar="GITHUB_EVENT_PATH", help="GitHub pull_request event payload")
     ] = None,
     all_files: Annotated[bool, typer.Option("--all", help="review every manifest, not only the changed ones")] = False,
-    policy_file: Annotated[Path | None, typer.Option("--policy")] = None,
+    policy_file: PolicyOption = None,
     sarif: Annotated[Path | None, typer.Option("--sarif", help="write a SARIF 2.1.0 file")] = None,
     summary: Annotated[
         Path | None, typer.Option("--summary", envvar="GITHUB_STEP_SUMMARY", help="append a Markdown summary here")
@@ -44,7 +44,7 @@ def review_cmd(
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="exit 6 when an issue reaches this severity")
     ] = FailOn.error,
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="output format")] = Format.text,
 ) -> None:
     """Review the manifests a pull request changes: static checks for the failures the detectors find
     after a deploy (wrong binding namespace, missing memory limits, unserved models, hosts without a
@@ -57,7 +57,7 @@ def review_cmd(
     from remediator.review.model import Severity
 
     with errors_as_exit_codes():
-        policy = load_policy(policy_file)
+        policy = load_policy(policy_path(policy_file))
         number = None
         if event is not None and event.is_file() and not all_files:
             from remediator.yamlload import load_one
@@ -101,6 +101,8 @@ def review_cmd(
                     indent=2,
                 )
             )
+        elif fmt is Format.markdown:
+            typer.echo(rv.to_markdown(res), nl=False)
         else:
             for i in res.issues:
                 typer.echo(f"{i.file}:{i.line}: {i.severity.name} {i.rule}: {i.message} (fix: {i.hint})")

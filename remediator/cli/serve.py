@@ -3,22 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from remediator.cli.common import ArgoURL, ProviderName, app, errors_as_exit_codes
+from remediator.cli.common import ArgoURL, PolicyOption, ProviderName, app, errors_as_exit_codes, policy_path
 from remediator.evidence.store import Evidence
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+PROVIDER_HELP = "where pull requests go"
+GITHUB_URL_HELP = "GitHub API URL (GitHub Enterprise: https://HOST/api/v3)"
+GITHUB_REPO_HELP = "OWNER/NAME for every app (default: from the Application's repoURL)"
+PR_DIR_HELP = "local provider: folder of PR records"
+CACHE_HELP = "where clones are kept (default: ~/.cache/remediator)"
+SETTLE_HELP = "seconds to wait for an app's notifications to settle"
+WORKERS_HELP = "apps handled in parallel"
+NO_AUTH_HELP = "accept hooks without the shared secret (local testing only)"
+KUBECONFIG_HELP = "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"
+ARGOCD_NS_HELP = "namespace of the Application objects"
+JOURNAL_HELP = "SQLite journal of incidents"
+REPORT_ONLY_HELP = "diagnose and journal each incident; open no pull request and push nothing"
 
 
 @app.command("serve")
 def serve_cmd(
-    host: Annotated[str, typer.Option("--host")] = "0.0.0.0",
-    port: Annotated[int, typer.Option("--port")] = 8080,
-    journal_path: Annotated[Path, typer.Option("--journal", help="SQLite journal of incidents")] = Path(
-        "remediator-journal.sqlite"
-    ),
+    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "0.0.0.0",
+    port: Annotated[int, typer.Option("--port", help="port of the hooks, /healthz, /readyz and /metrics")] = 8080,
+    journal_path: Annotated[Path, typer.Option("--journal", help=JOURNAL_HELP)] = Path("remediator-journal.sqlite"),
     snapshots: Annotated[
         Path | None,
         typer.Option("--snapshots", help="offline: evidence from DIR/<app>/ snapshot folders instead of the cluster"),
@@ -26,42 +46,65 @@ def serve_cmd(
     remotes: Annotated[
         Path | None, typer.Option("--remotes", help="offline: clone DIR/<app>.git instead of the Application's repoURL")
     ] = None,
-    provider: Annotated[ProviderName, typer.Option("--provider")] = ProviderName.github,
-    github_url: Annotated[str, typer.Option("--github-url")] = "https://api.github.com",
-    github_repo: Annotated[
-        str | None, typer.Option("--github-repo", help="OWNER/NAME for every app (default: from repoURL)")
-    ] = None,
-    pr_dir: Annotated[Path | None, typer.Option("--pr-dir", help="local provider: folder of PR records")] = None,
-    cache_dir: Annotated[Path | None, typer.Option("--cache-dir")] = None,
-    policy_file: Annotated[Path | None, typer.Option("--policy")] = None,
-    settle: Annotated[
-        float, typer.Option("--settle", help="seconds to wait for an app's notifications to settle")
-    ] = 10.0,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="apps handled in parallel")] = 4,
+    provider: Annotated[ProviderName, typer.Option("--provider", help=PROVIDER_HELP)] = ProviderName.github,
+    github_url: Annotated[str, typer.Option("--github-url", help=GITHUB_URL_HELP)] = "https://api.github.com",
+    github_repo: Annotated[str | None, typer.Option("--github-repo", help=GITHUB_REPO_HELP)] = None,
+    pr_dir: Annotated[Path | None, typer.Option("--pr-dir", help=PR_DIR_HELP)] = None,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help=CACHE_HELP)] = None,
+    policy_file: PolicyOption = None,
+    settle: Annotated[float, typer.Option("--settle", help=SETTLE_HELP)] = 10.0,
+    workers: Annotated[int, typer.Option("--workers", min=1, help=WORKERS_HELP)] = 4,
     request_timeout: Annotated[
         float, typer.Option("--request-timeout", min=0.1, help="seconds a client has to send a whole request")
     ] = 10.0,
-    max_prs_per_cause: Annotated[int, typer.Option("--max-prs-per-cause")] = 3,
-    insecure_no_auth: Annotated[
-        bool, typer.Option("--insecure-no-auth", help="accept hooks without the shared secret (local testing only)")
-    ] = False,
-    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig")] = None,
-    context: Annotated[str | None, typer.Option("--context")] = None,
-    argocd_namespace: Annotated[str, typer.Option("--argocd-namespace")] = "argocd",
-    log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
+    max_prs_per_cause: Annotated[
+        int,
+        typer.Option("--max-prs-per-cause", min=1, help="pull requests per app and cause before a person must look"),
+    ] = 3,
+    insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth", help=NO_AUTH_HELP)] = False,
+    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help=KUBECONFIG_HELP)] = None,
+    context: Annotated[str | None, typer.Option("--context", help="kubeconfig context")] = None,
+    argocd_namespace: Annotated[str, typer.Option("--argocd-namespace", help=ARGOCD_NS_HELP)] = "argocd",
+    log_level: Annotated[LogLevel, typer.Option("--log-level", case_sensitive=False, help="log level")] = LogLevel.INFO,
     argocd_url: ArgoURL = None,
     watch: Annotated[
         bool, typer.Option("--watch", help="also watch Application objects and act when one becomes Degraded")
     ] = False,
+    report_only: Annotated[bool, typer.Option("--report-only", help=REPORT_ONLY_HELP)] = False,
+    github_app_id: Annotated[
+        str | None,
+        typer.Option(
+            "--github-app-id",
+            envvar="REMEDIATOR_GITHUB_APP_ID",
+            help="authenticate as this GitHub App (its key: $REMEDIATOR_GITHUB_APP_PRIVATE_KEY or the file below)",
+        ),
+    ] = None,
+    github_app_private_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--github-app-private-key-file",
+            envvar="REMEDIATOR_GITHUB_APP_PRIVATE_KEY_FILE",
+            help="the GitHub App's private key (PEM file)",
+        ),
+    ] = None,
+    github_app_installation_id: Annotated[
+        int | None,
+        typer.Option(
+            "--github-app-installation-id",
+            envvar="REMEDIATOR_GITHUB_APP_INSTALLATION_ID",
+            help="the App's installation (default: the one installed on each repository)",
+        ),
+    ] = None,
 ) -> None:
     """Run the webhook service: Argo CD notifications and Alertmanager in, pull requests out.
 
-    The shared secret comes from $REMEDIATOR_WEBHOOK_SECRET; the GitHub token from $GITHUB_TOKEN."""
+    The shared secret comes from $REMEDIATOR_WEBHOOK_SECRET; GitHub credentials from the GitHub App
+    options ($REMEDIATOR_GITHUB_APP_*), else the token in $GITHUB_TOKEN."""
     import os
 
     import uvicorn
 
-    from remediator.flow import pull_request_target
+    from remediator.flow import ProviderKind, github_app, pull_request_target
     from remediator.policy import load_policy
     from remediator.review.notes import review_notes
     from remediator.service.app import Settings, create_app
@@ -69,11 +112,14 @@ def serve_cmd(
     from remediator.service.runner import FlowRunner, snapshot_applications, snapshot_loader
     from remediator.service.server import configure_logging, server_config
 
-    configure_logging(log_level.upper())
+    configure_logging(log_level.value)
     with errors_as_exit_codes():
-        policy = load_policy(policy_file)
+        policy = load_policy(policy_path(policy_file))
+        gh_app = None
+        if provider is ProviderKind.github:
+            gh_app = github_app(github_app_id, github_app_private_key_file, github_app_installation_id, github_url)
         target = pull_request_target(
-            provider, policy, cache_dir, github_url, github_repo, pr_dir, review_notes=review_notes(policy)
+            provider, policy, cache_dir, github_url, github_repo, pr_dir, review_notes=review_notes(policy), app=gh_app
         )
         if snapshots is not None:
             load, list_apps = snapshot_loader(snapshots), snapshot_applications(snapshots)
@@ -96,7 +142,7 @@ def serve_cmd(
         journal = Journal(journal_path)
         runner = FlowRunner(
             load, list_apps, policy, target.provider_for, target.cache, journal, target.token, max_prs_per_cause,
-            remote_of, target.review_notes,
+            remote_of, target.review_notes, report_only=report_only, credentials=target.check,
         )  # fmt: skip
         settings = Settings(
             secret=os.environ.get("REMEDIATOR_WEBHOOK_SECRET") or None,
@@ -104,6 +150,7 @@ def serve_cmd(
             settle_seconds=settle,
             workers=workers,
             request_timeout=request_timeout,
+            report_only=report_only,
         )
         watcher = None
         if watch:
@@ -123,27 +170,32 @@ def serve_cmd(
 
 @app.command("watch")
 def watch_cmd(
+    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "0.0.0.0",
     port: Annotated[int, typer.Option("--port", help="port of /healthz, /readyz, /metrics and the hooks")] = 8080,
-    journal_path: Annotated[Path, typer.Option("--journal")] = Path("remediator-journal.sqlite"),
-    provider: Annotated[ProviderName, typer.Option("--provider")] = ProviderName.github,
-    github_url: Annotated[str, typer.Option("--github-url")] = "https://api.github.com",
-    github_repo: Annotated[str | None, typer.Option("--github-repo")] = None,
-    pr_dir: Annotated[Path | None, typer.Option("--pr-dir")] = None,
-    cache_dir: Annotated[Path | None, typer.Option("--cache-dir")] = None,
-    policy_file: Annotated[Path | None, typer.Option("--policy")] = None,
-    settle: Annotated[float, typer.Option("--settle")] = 10.0,
-    workers: Annotated[int, typer.Option("--workers")] = 4,
-    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig")] = None,
-    context: Annotated[str | None, typer.Option("--context")] = None,
-    argocd_namespace: Annotated[str, typer.Option("--argocd-namespace")] = "argocd",
-    insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth")] = False,
+    journal_path: Annotated[Path, typer.Option("--journal", help=JOURNAL_HELP)] = Path("remediator-journal.sqlite"),
+    provider: Annotated[ProviderName, typer.Option("--provider", help=PROVIDER_HELP)] = ProviderName.github,
+    github_url: Annotated[str, typer.Option("--github-url", help=GITHUB_URL_HELP)] = "https://api.github.com",
+    github_repo: Annotated[str | None, typer.Option("--github-repo", help=GITHUB_REPO_HELP)] = None,
+    pr_dir: Annotated[Path | None, typer.Option("--pr-dir", help=PR_DIR_HELP)] = None,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help=CACHE_HELP)] = None,
+    policy_file: PolicyOption = None,
+    settle: Annotated[float, typer.Option("--settle", help=SETTLE_HELP)] = 10.0,
+    workers: Annotated[int, typer.Option("--workers", min=1, help=WORKERS_HELP)] = 4,
+    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help=KUBECONFIG_HELP)] = None,
+    context: Annotated[str | None, typer.Option("--context", help="kubeconfig context")] = None,
+    argocd_namespace: Annotated[str, typer.Option("--argocd-namespace", help=ARGOCD_NS_HELP)] = "argocd",
+    argocd_url: ArgoURL = None,
+    insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth", help=NO_AUTH_HELP)] = False,
+    log_level: Annotated[LogLevel, typer.Option("--log-level", case_sensitive=False, help="log level")] = LogLevel.INFO,
+    report_only: Annotated[bool, typer.Option("--report-only", help=REPORT_ONLY_HELP)] = False,
 ) -> None:
     """Watch Argo CD Applications (no argocd-notifications needed) and act when one becomes Degraded.
 
     The same service as `serve --watch`: journal, dedupe, PRs, /metrics; the hooks stay available."""
     serve_cmd(
-        port=port, journal_path=journal_path, provider=provider, github_url=github_url, github_repo=github_repo,
-        pr_dir=pr_dir, cache_dir=cache_dir, policy_file=policy_file, settle=settle, workers=workers,
-        kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace, insecure_no_auth=insecure_no_auth,
-        watch=True,
+        host=host, port=port, journal_path=journal_path, provider=provider, github_url=github_url,
+        github_repo=github_repo, pr_dir=pr_dir, cache_dir=cache_dir, policy_file=policy_file, settle=settle,
+        workers=workers, kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace,
+        argocd_url=argocd_url, insecure_no_auth=insecure_no_auth, log_level=log_level, watch=True,
+        report_only=report_only,
     )  # fmt: skip

@@ -1,12 +1,19 @@
 """GitHub (github.com and GitHub Enterprise) through PyGithub, with bounded retries on 5xx,
-secondary rate limits (``Retry-After`` honoured up to a cap) and connection resets."""
+secondary rate limits (``Retry-After`` honoured up to a cap) and connection resets.
+
+Credentials: a token (PAT, or an installation token that expires in an hour), or a GitHub App
+(:class:`GitHubApp`: App ID + private key); PyGithub's ``Auth.AppAuth`` / ``GithubIntegration`` /
+``Auth.AppInstallationAuth`` sign the JWT and exchange it for installation tokens, refreshed before
+they expire and again after a 401."""
 
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+import threading
+from collections.abc import Callable
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
-from github import Auth, Github, GithubException, GithubRetry
+from github import Auth, Github, GithubException, GithubIntegration, GithubRetry
 from github.GithubException import RateLimitExceededExceedsMaxWait, RateLimitExceededException
 from github.PullRequest import PullRequest as GHPull
 from github.Repository import Repository
@@ -52,6 +59,172 @@ class CappedRetry(GithubRetry):
         return super().sleep_for_retry(response)
 
 
+class _InstallationAuth(Auth.AppInstallationAuth):
+    """PyGithub's installation auth (refreshed before it expires), which can also be told that
+    GitHub rejected its token (:meth:`expire`: the next request gets a new one)."""
+
+    def __init__(self, app_auth: Auth.AppAuth, installation_id: int) -> None:
+        super().__init__(app_auth, installation_id)
+        self._stale = False
+        self._lock = threading.Lock()
+        self.last: str | None = None  # the token handed out last (for redaction)
+
+    def expire(self) -> None:
+        self._stale = True
+
+    @property
+    def _is_expired(self) -> bool:
+        return self._stale or bool(super()._is_expired)
+
+    @property
+    def token(self) -> str:
+        with self._lock:
+            token = str(super().token)
+            self._stale = False
+            self.last = token
+            return token
+
+
+def _redacting(e: Exception, secrets: list[str]) -> str:
+    text = str(e)
+    for s in secrets:
+        text = text.replace(s, "***")
+    return text
+
+
+class GitHubApp:
+    """A GitHub App: its ID and private key (PEM), the installation (``installation_id``, else the
+    one installed on each repository, ``GET /repos/{owner}/{repo}/installation``). One instance is
+    shared by every provider, so each installation token is fetched once and refreshed."""
+
+    def __init__(
+        self,
+        app_id: str,
+        private_key: str,
+        installation_id: int | None = None,
+        base_url: str = "https://api.github.com",
+        timeout: float = 15.0,
+    ) -> None:
+        self.app_id = app_id
+        self.installation_id = installation_id
+        self.base_url = base_url.rstrip("/")
+        self.timeout = int(timeout)
+        try:
+            self._auth = Auth.AppAuth(app_id, private_key)
+            self._auth.create_jwt()  # a key PyJWT cannot sign with fails now, not at the first incident
+        except Exception as e:
+            raise InputError(
+                f"the GitHub App private key cannot sign a JWT ({type(e).__name__}): give the App's PEM private key"
+            ) from None
+        self._installs: dict[str, int] = {}
+        self._auths: dict[int, _InstallationAuth] = {}
+        self._slug: str | None = None
+        self._lock = threading.Lock()
+
+    def _integration(self) -> GithubIntegration:
+        return GithubIntegration(auth=self._auth, base_url=self.base_url, timeout=self.timeout)
+
+    def _fail(self, e: Exception, what: str) -> RemediatorError:
+        if isinstance(e, RemediatorError):
+            return e
+        if isinstance(e, GithubException):
+            msg = (e.data or {}).get("message") if isinstance(e.data, dict) else None
+            text = f"GitHub App {self.app_id}: {what}: {e.status} {msg or ''}".rstrip()
+            if e.status in (401, 403):
+                return ForbiddenError(f"{text} (check the App ID and private key)")
+            if e.status == 404:
+                return NotFoundError(f"{text} (is the App installed on it?)")
+            if e.status >= 500:
+                return TemporaryError(text)
+            return InputError(text)
+        return TemporaryError(f"GitHub App {self.app_id}: {what}: {type(e).__name__}: {str(e)[:200]}")
+
+    def installation(self, slug: str) -> _InstallationAuth:
+        """The (cached, refreshing) installation auth for ``owner/name``."""
+        with self._lock:
+            iid = self.installation_id or self._installs.get(slug)
+            if iid is None:
+                owner, _, name = slug.partition("/")
+                try:
+                    iid = int(self._integration().get_repo_installation(owner, name).id)
+                except Exception as e:
+                    raise self._fail(e, f"find the installation on {slug}") from e
+                self._installs[slug] = iid
+            auth = self._auths.get(iid)
+            if auth is None:
+                auth = self._auths[iid] = _InstallationAuth(self._auth, iid)
+                Github(auth=auth, base_url=self.base_url, timeout=self.timeout)  # gives it its requester
+            return auth
+
+    def token(self, slug: str) -> str:
+        """A valid installation token for ``owner/name`` (for git over HTTPS)."""
+        try:
+            return self.installation(slug).token
+        except Exception as e:
+            raise self._fail(e, f"get an installation token for {slug}") from e
+
+    def slug(self) -> str:
+        """The App's slug (``GET /app``); its pull requests are authored by ``<slug>[bot]``."""
+        if self._slug is None:
+            try:
+                self._slug = str(self._integration().get_app().slug)
+            except Exception as e:
+                raise self._fail(e, "GET /app") from e
+        return self._slug
+
+
+def check_credentials(
+    token: str | None, app: GitHubApp | None, base_url: str = "https://api.github.com", timeout: float = 10.0
+) -> str | None:
+    """None when GitHub accepts the credentials (``GET /app`` for an App, ``GET /user`` for a token;
+    a 403 there is an installation token that authenticated), else what is wrong."""
+    if app is not None:
+        try:
+            app.slug()
+        except RemediatorError as e:
+            return str(e)
+        return None
+    if not token:
+        return (
+            "GitHub credentials missing: set GITHUB_TOKEN, or REMEDIATOR_GITHUB_APP_ID and "
+            "REMEDIATOR_GITHUB_APP_PRIVATE_KEY (or REMEDIATOR_GITHUB_APP_PRIVATE_KEY_FILE)"
+        )
+    gh = Github(auth=Auth.Token(token), base_url=base_url.rstrip("/"), timeout=int(timeout), retry=None)
+    try:
+        gh.get_user().login  # noqa: B018 - the request is the check
+    except GithubException as e:
+        if e.status == 401:
+            return "GitHub rejected GITHUB_TOKEN (401 Bad credentials)"
+        if e.status == 403:
+            return None
+        return f"GitHub GET /user: {e.status}"
+    except Exception as e:
+        return f"cannot reach GitHub at {base_url}: {type(e).__name__}: {_redacting(e, [token])[:200]}"
+    return None
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _refreshing(method: Callable[Concatenate[GitHubProvider, _P], _T]) -> Callable[Concatenate[GitHubProvider, _P], _T]:
+    """With an App, a 401 (its installation token was revoked or expired early) gets a new token
+    and one more try."""
+
+    def wrapper(self: GitHubProvider, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except ForbiddenError as e:
+            cause = e.__cause__
+            if self._installation is None or not (isinstance(cause, GithubException) and cause.status == 401):
+                raise
+            self._installation.expire()
+            return method(self, *args, **kwargs)
+
+    wrapper.__name__, wrapper.__doc__ = method.__name__, method.__doc__
+    return wrapper
+
+
 class GitHubProvider:
     name = "github"
 
@@ -66,20 +239,26 @@ class GitHubProvider:
         seconds_between_requests: float = 0.25,
         seconds_between_writes: float = 1.0,
         max_retry_wait: float = 60.0,
+        app: GitHubApp | None = None,
     ) -> None:
-        """The pauses between requests are PyGithub's defaults, which follow GitHub's advice for
+        """``app``: authenticate as that GitHub App's installation on ``slug`` (``token`` is then
+        ignored). The pauses between requests are PyGithub's defaults, which follow GitHub's advice for
         integrations (serial requests, a second between writes); tests against a local fake set 0.
         ``max_retry_wait``: policy ``pull_requests.max_retry_wait_seconds``; a longer wait asked by
         GitHub raises ``TemporaryError(retry_after=...)`` instead of blocking the worker."""
-        if not token:
+        if not token and app is None:
             raise InputError(
-                "GITHUB_TOKEN is not set: a GitHub token (or App installation token) is needed to open pull requests"
+                "GITHUB_TOKEN is not set: a GitHub token (or REMEDIATOR_GITHUB_APP_ID and "
+                "REMEDIATOR_GITHUB_APP_PRIVATE_KEY for a GitHub App) is needed to open pull requests"
             )
         self.slug = slug
-        self.token = token
+        self.app = app
+        self._installation = app.installation(slug) if app is not None else None
+        self._token = token or ""
+        auth: Auth.Auth = self._installation if self._installation is not None else Auth.Token(self._token)
         retry = CappedRetry(max_retry_wait, total=retries, backoff_factor=backoff, secondary_rate_wait=60)
         self.gh = Github(
-            auth=Auth.Token(token),
+            auth=auth,
             base_url=base_url.rstrip("/"),
             retry=retry,
             timeout=int(timeout),
@@ -90,10 +269,19 @@ class GitHubProvider:
         self._repo: Repository | None = None
         self._login: str | None = None
 
+    @property
+    def token(self) -> str:
+        """The token requests are sent with now (an App's installation token is refreshed first)."""
+        return self._installation.token if self._installation is not None else self._token
+
+    def _secrets(self) -> list[str]:
+        last = self._installation.last if self._installation is not None else self._token
+        return [last] if last else []
+
     def _fail(self, e: Exception, what: str) -> Exception:
         if isinstance(e, RemediatorError):
             return e
-        text = str(e).replace(self.token, "***")
+        text = _redacting(e, self._secrets())
         if isinstance(e, RateLimitExceededExceedsMaxWait):
             return TemporaryError(
                 f"GitHub {what} {self.slug}: rate limited for {e.wait or 0:.0f}s, more than "
@@ -104,7 +292,7 @@ class GitHubProvider:
             return TemporaryError(f"GitHub {what} {self.slug}: rate limited ({e.status}): try again later")
         if isinstance(e, GithubException):
             msg = (e.data or {}).get("message") if isinstance(e.data, dict) else None
-            msg = str(msg or text).replace(self.token, "***")
+            msg = _redacting(Exception(msg or text), self._secrets())
             if e.status in (401, 403):
                 return ForbiddenError(f"GitHub {what} {self.slug}: {e.status} {msg}")
             if e.status == 404:
@@ -123,16 +311,23 @@ class GitHubProvider:
                 raise self._fail(e, "get repository") from e
         return self._repo
 
+    @_refreshing
     def check_access(self) -> None:
         perms = self.repo.permissions
         if perms is not None and not (perms.push or perms.admin or perms.maintain):
             raise ForbiddenError(f"GitHub {self.slug}: the token cannot push to this repository (no push permission)")
 
     def login(self, configured: str | None) -> str | None:
-        """``configured`` (policy ``bot_login``), else the token's user (``GET /user``); None when
-        neither is known (an App installation token answers 403 there: set ``bot_login``)."""
+        """``configured`` (policy ``bot_login``), else ``<app-slug>[bot]`` for an App (``GET /app``),
+        else the token's user (``GET /user``); None when none is known (an installation token given
+        as GITHUB_TOKEN answers 403 there: set ``bot_login``)."""
         if configured:
             return configured
+        if self._login is None and self.app is not None:
+            try:
+                self._login = f"{self.app.slug()}[bot]"
+            except RemediatorError:
+                return None
         if self._login is None:
             try:
                 self._login = str(self.gh.get_user().login)
@@ -156,12 +351,14 @@ class GitHubProvider:
             base_repo=base_repo.full_name if base_repo is not None else self.slug,
         )
 
+    @_refreshing
     def pulls(self, state: Literal["open", "closed"]) -> list[PullRequest]:
         try:
             return [self._pr(p) for p in self.repo.get_pulls(state=state) if parse_marker(p.body)]
         except Exception as e:
             raise self._fail(e, "list pull requests") from e
 
+    @_refreshing
     def find(self, branch: str) -> PullRequest | None:
         owner = self.slug.split("/")[0]
         try:
@@ -179,6 +376,7 @@ class GitHubProvider:
         except Exception as e:
             raise self._fail(e, f"get pull request {pr.number}") from e
 
+    @_refreshing
     def create(self, branch: str, base: str, title: str, body: str, draft: bool) -> PullRequest:
         try:
             return self._pr(self.repo.create_pull(base=base, head=branch, title=title, body=body, draft=draft))
@@ -192,18 +390,21 @@ class GitHubProvider:
         except Exception as e:
             raise self._fail(e, "create pull request") from e
 
+    @_refreshing
     def update(self, pr: PullRequest, title: str, body: str) -> None:
         try:
             self._get(pr).edit(title=title, body=body)
         except Exception as e:
             raise self._fail(e, f"update pull request {pr.number}") from e
 
+    @_refreshing
     def comment(self, pr: PullRequest, body: str) -> None:
         try:
             self._get(pr).create_issue_comment(body)
         except Exception as e:
             raise self._fail(e, f"comment on pull request {pr.number}") from e
 
+    @_refreshing
     def comments(self, pr: PullRequest) -> list[Comment]:
         try:
             return [
@@ -235,6 +436,7 @@ class GitHubProvider:
 
     # --- review comments (remediator review) ---------------------------------------------
 
+    @_refreshing
     def review_comments(self, number: int) -> list[tuple[int, str]]:
         """(id, body) of the review comments on a pull request."""
         try:
@@ -242,12 +444,14 @@ class GitHubProvider:
         except Exception as e:
             raise self._fail(e, f"list review comments of pull request {number}") from e
 
+    @_refreshing
     def edit_review_comment(self, number: int, comment_id: int, body: str) -> None:
         try:
             self.repo.get_pull(number).get_review_comment(comment_id).edit(body)
         except Exception as e:
             raise self._fail(e, f"edit review comment {comment_id}") from e
 
+    @_refreshing
     def create_review(self, number: int, sha: str, body: str, comments: list[dict[str, object]]) -> None:
         try:
             pr = self.repo.get_pull(number)
@@ -255,6 +459,7 @@ class GitHubProvider:
         except Exception as e:
             raise self._fail(e, f"create a review on pull request {number}") from e
 
+    @_refreshing
     def close(self, pr: PullRequest) -> None:
         try:
             self._get(pr).edit(state="closed")

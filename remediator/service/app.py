@@ -49,6 +49,7 @@ class Settings:
     max_depth: int = 32  # JSON nesting levels a hook body may have
     request_timeout: float = 10.0  # seconds a connection has to deliver a complete request (head and body)
     max_connections: int = 2048  # open connections; past it, the oldest one still owing its request is closed
+    report_only: bool = False  # the runner diagnoses and journals; no pull request, no push
 
 
 class Metrics:
@@ -153,6 +154,8 @@ def create_app(
                 parked,
                 policy.service.max_attempts,
             )
+        if settings.report_only:
+            log.info("report-only mode: incidents are diagnosed and journaled; no pull request is opened")
         disp = asyncio.create_task(dispatcher())
         stop_watch = threading.Event()
         if watcher is not None:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from remediator.diagnose import Diagnosis
 from remediator.evidence.store import Evidence, Obj
-from remediator.flow import NoRepository, PullRequestTarget, Refusal, repository, run
+from remediator.flow import CredentialsCheck, GitToken, NoRepository, PullRequestTarget, Refusal, repository, run
 from remediator.policy import Policy
 from remediator.publish.base import Provider
 from remediator.publish.propose import ReviewNotes, cause_key
@@ -74,11 +74,14 @@ class FlowRunner:
         provider_for: Callable[[str], Provider],
         cache: Path,
         journal: Journal,
-        token: str | None = None,
+        token: GitToken = None,
         max_prs_per_cause: int = 3,
         repo_url_override: Callable[[str], str | None] | None = None,
         review_notes: ReviewNotes | None = None,
+        report_only: bool = False,
+        credentials: CredentialsCheck | None = None,
     ) -> None:
+        """``credentials``: whether the provider accepts its credentials (part of :meth:`ready`)."""
         self.load = load
         self.list_apps = list_apps
         self.policy = policy
@@ -89,6 +92,9 @@ class FlowRunner:
         self.max_prs = max_prs_per_cause
         self.repo_url_override = repo_url_override
         self.review_notes = review_notes
+        self.report_only = report_only  # diagnose and journal; the PR target runs dry (no PR, no push)
+        self.credentials = credentials
+        self._credentials: tuple[float, str | None] = (-1e9, None)
         self._apps: tuple[float, list[Obj]] = (0.0, [])
         self._repo_locks: dict[Path, threading.Lock] = {}
         self._repo_locks_guard = threading.Lock()
@@ -116,13 +122,18 @@ class FlowRunner:
         return self._apps[1]
 
     def ready(self) -> str | None:
-        """The journal answers and the evidence source lists Applications (cached for 30 s)."""
+        """The journal answers, the evidence source lists Applications (cached for 30 s) and the
+        provider accepts its credentials (cached for 60 s)."""
         if not self.journal.ping():
             return "journal unavailable"
         try:
             self.applications()
         except Exception as e:  # the cluster or Argo CD does not answer
             return f"cannot list applications: {str(e)[:200]}"
+        if self.credentials is not None:
+            if time.monotonic() - self._credentials[0] > 60:
+                self._credentials = (time.monotonic(), self.credentials())
+            return self._credentials[1]
         return None
 
     def run(self, app: str, payload: dict[str, Any], stage: Callable[[str], None]) -> RunResult:
@@ -134,6 +145,7 @@ class FlowRunner:
             self.token,
             repo_url=self.repo_url_override(app) if self.repo_url_override else None,
             review_notes=self.review_notes,
+            dry_run=self.report_only,
         )
 
         def gate(ev: Evidence, d: Diagnosis) -> Refusal | None:
@@ -158,6 +170,11 @@ class FlowRunner:
             return RunResult("refused", res.refusal.outcome, res.refusal.message, cause=cause, durations=res.durations)
         out = res.outcome
         assert out is not None
+        if self.report_only:
+            top = res.assessment.diagnosis.top
+            found = f"[{top.category}] {top.summary}" if top is not None else "no finding"
+            would = f"; would {out.action}: {out.message}"
+            return RunResult("done", "report-only", found + would, "", cause, res.durations)
         if out.action == "opened":
             self.journal.count_pr(app, cause)
         return RunResult("done", out.action, out.message, out.pr.url if out.pr else "", cause, res.durations)

@@ -3,18 +3,26 @@ user, repository, pulls list/get/create/update, issue comments, labels, assignee
 reviewers), real status codes and headers, a 422 for a duplicate PR, injectable failures (502,
 secondary rate limit 403 with Retry-After, 429, 401; optionally answered after the write was made),
 pulls and comments by other users and from forks, every request recorded, and anything else
-answered 404 and listed as unexpected."""
+answered 404 and listed as unexpected.
+
+With ``app_public_key`` (PEM) it is also a GitHub App's side: ``GET /app``, ``GET /repos/{o}/{r}/installation``
+and ``POST /app/installations/{id}/access_tokens`` accept only an RS256 JWT signed by the App's key
+(checked with PyJWT), and the installation tokens they issue are accepted like ``token`` until
+:meth:`FakeGitHub.revoke_tokens`."""
 
 from __future__ import annotations
 
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import jwt
 
 from tests.fakes.loopback import LoopbackServer
 
@@ -57,12 +65,24 @@ class FakeGitHub(LoopbackServer):
         name: str = "deploy",
         token: str = "ghp_faketoken1234567890abcdefghij0123456789",
         login: str | None = "remediator-bot",
+        app_public_key: str | None = None,
+        app_id: str = "4242",
+        app_slug: str = "remediator-app",
+        installation_id: int = 77,
     ) -> None:
         """``login``: the token's user, author of the pulls and comments it creates; None: an App
-        installation token, whose ``GET /user`` answers 403."""
+        installation token, whose ``GET /user`` answers 403. ``app_public_key``: serve the App
+        ``app_id`` (slug ``app_slug``) installed on the repository as ``installation_id``."""
         self.repo = FakeRepo(owner, name)
         self.token = token
         self.login = login
+        self.app_public_key = app_public_key
+        self.app_id = app_id
+        self.app_slug = app_slug
+        self.installation_id = installation_id
+        self.issued: list[str] = []  # installation tokens, in the order issued
+        self.valid: set[str] = {token}
+        self.jwt_rejections: list[str] = []  # why a JWT was refused
         self.requests: list[Recorded] = []
         self.unexpected: list[str] = []
         self.failures: dict[str, list[Failure]] = {}
@@ -119,6 +139,50 @@ class FakeGitHub(LoopbackServer):
             if p["number"] == number:
                 p["state"] = "closed"
                 p["merged_at"] = "2026-11-22T00:00:00Z" if merged else None
+
+    def revoke_tokens(self) -> None:
+        """Every installation token issued so far is now rejected with 401 (as an expired one)."""
+        with self.lock:
+            self.valid.difference_update(self.issued)
+
+    def _jwt_ok(self, authorization: str) -> bool:
+        if self.app_public_key is None or not authorization.startswith("Bearer "):
+            self.jwt_rejections.append("no App key or not a Bearer token")
+            return False
+        try:
+            header = jwt.get_unverified_header(authorization[7:])
+            claims = jwt.decode(authorization[7:], self.app_public_key, algorithms=["RS256"])
+        except jwt.PyJWTError as e:
+            self.jwt_rejections.append(f"{type(e).__name__}: {e}")
+            return False
+        if header.get("alg") != "RS256" or str(claims.get("iss")) != self.app_id:
+            self.jwt_rejections.append(f"alg {header.get('alg')} iss {claims.get('iss')}")
+            return False
+        return True
+
+    def _app_route(self, method: str, path: str, authorization: str) -> tuple[int, Any] | None:
+        """The App endpoints (JWT-authenticated), or None for any other path."""
+        r = self.repo
+        if not (path == "/app" or path.startswith("/app/") or path == f"/repos/{r.owner}/{r.name}/installation"):
+            return None
+        if not self._jwt_ok(authorization):
+            return 401, {"message": "A JSON web token could not be decoded"}
+        if method == "GET" and path == "/app":
+            return 200, {"id": int(self.app_id), "slug": self.app_slug, "name": "Remediator App",
+                         "owner": {"login": r.owner, "id": 2, "type": "Organization"}}  # fmt: skip
+        if method == "GET" and path == f"/repos/{r.owner}/{r.name}/installation":
+            return 200, {"id": self.installation_id, "app_id": int(self.app_id), "app_slug": self.app_slug,
+                         "account": {"login": r.owner, "id": 2, "type": "Organization"}}  # fmt: skip
+        m = re.fullmatch(r"/app/installations/(\d+)/access_tokens", path)
+        if m and method == "POST":
+            if int(m.group(1)) != self.installation_id:
+                return 404, {"message": "Not Found"}
+            token = f"ghs_installation{len(self.issued) + 1:04d}" + "x" * 20
+            self.issued.append(token)
+            self.valid.add(token)
+            expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+            return 201, {"token": token, "expires_at": expires, "permissions": {"contents": "write"}}
+        return 404, {"message": "Not Found"}
 
     def count(self, method: str, pattern: str) -> int:
         return sum(1 for r in self.requests if r.method == method and re.fullmatch(pattern, r.path.split("?")[0]))
@@ -210,12 +274,17 @@ class FakeGitHub(LoopbackServer):
                     if failure is not None and not failure.after:
                         self._send(failure.status, failure.body, failure.headers)
                         return
-                    if self.headers.get("Authorization") != f"token {fake.token}":
+                    authorization = self.headers.get("Authorization") or ""
+                    app_answer = fake._app_route(method, path, authorization) if fake.app_public_key else None
+                    if app_answer is not None:
+                        status, out = app_answer
+                    elif not authorization.startswith("token ") or authorization[6:] not in fake.valid:
                         self._send(
                             401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}
                         )
                         return
-                    status, out = fake._route(method, path, query, body)
+                    else:
+                        status, out = fake._route(method, path, query, body)
                     if failure is not None:
                         self._send(failure.status, failure.body, failure.headers)
                         return

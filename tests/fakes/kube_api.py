@@ -207,6 +207,11 @@ class FakeKubeAPI(LoopbackServer):
                         if obj["metadata"]["name"] == m.group("name"):
                             return self._send(200, obj)
                     return self._status(404, "NotFound", f'{m.group("plural")} "{m.group("name")}" not found')
+                if "as=PartialObjectMetadataList" in (self.headers.get("Accept") or ""):
+                    items = [
+                        {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}
+                        for o in items
+                    ]
                 start = int(q.get("continue") or 0)
                 limit = int(q.get("limit") or 0) or len(items) or 1
                 page = items[start : start + limit]

@@ -44,6 +44,7 @@ class Resource:
     group_version: str  # "v1" for the core group
     plural: str
     namespaced: bool = True
+    metadata_only: bool = False  # list as PartialObjectMetadata: names, labels, owners; never the object's body
 
     def path(self, namespace: str | None = None) -> str:
         base = "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
@@ -57,7 +58,7 @@ NAMESPACED = [
     Resource("Service", "v1", "services"),
     Resource("Endpoints", "v1", "endpoints"),
     Resource("ConfigMap", "v1", "configmaps"),
-    Resource("Secret", "v1", "secrets"),
+    Resource("Secret", "v1", "secrets", metadata_only=True),  # the API server never sends us a Secret's data
     Resource("PersistentVolumeClaim", "v1", "persistentvolumeclaims"),
     Resource("ServiceAccount", "v1", "serviceaccounts"),
     Resource("ResourceQuota", "v1", "resourcequotas"),
@@ -94,6 +95,7 @@ CLUSTER = [
 ]
 APPLICATIONS = Resource("Application", "argoproj.io/v1alpha1", "applications")
 PAGE = 500
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
 
 def _translate(e: Exception, what: str) -> Exception:
@@ -223,10 +225,8 @@ class LiveSource:
             raise ApiException(http_resp=resp)
         return data
 
-    def _get(self, path: str, query: list[tuple[str, Any]] | None = None) -> Any:
-        return load_one(
-            self._call(path, query or [], "application/json").decode("utf-8", "replace"), path, as_json=True
-        )
+    def _get(self, path: str, query: list[tuple[str, Any]] | None = None, accept: str = "application/json") -> Any:
+        return load_one(self._call(path, query or [], accept).decode("utf-8", "replace"), path, as_json=True)
 
     def _list(self, res: Resource, namespace: str | None) -> list[Obj]:
         """All items of a resource, following ``continue`` tokens; items get their kind back."""
@@ -241,9 +241,11 @@ class LiveSource:
             query: list[tuple[str, Any]] = [("limit", self.page)]
             if token:
                 query.append(("continue", token))
-            body = self._get(res.path(namespace), query)
+            body = self._get(res.path(namespace), query, METADATA_LIST if res.metadata_only else "application/json")
             for it in body.get("items") or []:
                 if isinstance(it, dict):
+                    if res.metadata_only:  # items come as kind PartialObjectMetadata, meta.k8s.io/v1
+                        it = {"kind": res.kind, "apiVersion": res.group_version, "metadata": it.get("metadata") or {}}
                     it.setdefault("kind", res.kind)
                     it.setdefault("apiVersion", res.group_version)
                     items.append(it)
