@@ -87,8 +87,11 @@ def memory_case(tmp_path: Path) -> Case:
 
 def test_one_pr_after_five_repeated_incidents(tmp_path: Path, gh: FakeGitHub) -> None:
     case = memory_case(tmp_path)
-    outcomes = [case.run(github(gh)).action for _ in range(5)]
+    runs = [case.run(github(gh)) for _ in range(5)]
+    outcomes = [o.action for o in runs]
     assert outcomes == ["opened", "unchanged", "unchanged", "unchanged", "unchanged"]
+    assert runs[1].message.endswith("added the new evidence as a comment")  # says so only when it did
+    assert all(o.message.endswith("this incident was already commented") for o in runs[2:])
     assert gh.count("POST", r"/repos/acme/deploy/pulls") == 1
     assert len(gh.repo.pulls) == 1 and len(case.branches()) == 1
     assert len(gh.repo.comments.get(1, [])) == 1  # the same incident is told once

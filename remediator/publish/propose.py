@@ -257,10 +257,9 @@ def _attempt(
     if mine:
         pr = mine[0]
         if pr.marker.get("fingerprint") == fp:
-            _comment_once(bot, pr, prbody.incident_comment(f, ctx.since, False, False), ek)
-            return Outcome(
-                "unchanged", f"PR #{pr.number} already proposes this change; added the new evidence", pr, pr.branch, res
-            )
+            said = _comment_once(bot, pr, prbody.incident_comment(f, ctx.since, False, False), ek)
+            told = "added the new evidence as a comment" if said else "this incident was already commented"
+            return Outcome("unchanged", f"PR #{pr.number} already proposes this change; {told}", pr, pr.branch, res)
         remote = checkout.remote_branches()
         if pr.branch in remote:
             checkout.fetch_branch(pr.branch)
@@ -346,13 +345,15 @@ def _after_failed_create(bot: Bot, checkout: Checkout, branch: str, pushed: bool
     raise error
 
 
-def _comment_once(bot: Bot, pr: PullRequest, text: str, key: str) -> None:
-    """Comment unless the bot's own last comment ends with the same key (one incident told twice)."""
+def _comment_once(bot: Bot, pr: PullRequest, text: str, key: str) -> bool:
+    """Comment unless the bot's own last comment ends with the same key (one incident told twice).
+    Returns whether a comment was added."""
     tag = marker(incident=key)
     previous = bot.own_comments(pr)
     if previous and ends_with(previous[-1], tag):
-        return
+        return False
     bot.provider.comment(pr, text + "\n" + tag)
+    return True
 
 
 def _after_merge(app: str, d: Diagnosis, ev: Evidence, bot: Bot, closed: Callable[[], tuple[PullRequest, ...]]) -> None:
