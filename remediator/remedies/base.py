@@ -68,6 +68,11 @@ class Proposal:
     warnings: list[str] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
 
+    @classmethod
+    def setting(cls, remedy: str, reason: str, change: SetField, risk: str = "", **more: Any) -> Proposal:
+        """The common proposal: one field set, checked on the rendered object to hold the new value."""
+        return cls(remedy, reason, [change], risk, checks=[Check(change.target, change.path, change.value)], **more)
+
 
 @dataclass(frozen=True)
 class Refusal:

@@ -15,7 +15,7 @@ from remediator.evidence.nearest import nearest
 from remediator.evidence.relations import container_statuses, containers, dig, pod_template
 from remediator.evidence.store import WORKLOAD_KINDS, Obj, ref_of
 from remediator.model import Category, Finding
-from remediator.remedies.base import Check, Context, Proposal, Refusal, Remedy, SetField, container_of, container_path
+from remediator.remedies.base import Context, Proposal, Refusal, Remedy, SetField, container_of, container_path
 
 KEY = "container-command"
 NOT_FOUND = re.compile(r'exec: \\?"([^"\\]+)\\?": executable file not found in \$PATH')
@@ -252,16 +252,15 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
     new = forms[0]
     path = (*container_path(obj, cname), *field)
     how = "differs in case" if d == 0 else "is one edit away"
-    return Proposal(
+    return Proposal.setting(
         remedy=KEY,
         reason=(
             f'the runtime cannot start container {cname}: exec "{missing}": executable file not found in $PATH; '
             f"{new} {how} and image {repo} has it ({'; '.join(dict.fromkeys(known[new][:3]))})"
         ),
-        changes=[SetField(f.culprit, path, new, current=missing, role="command")],
+        change=SetField(f.culprit, path, new, current=missing, role="command"),
         risk=f"Container {cname} starts {new} with the same arguments; if the arguments were meant for another "
         "program it fails again, with that program's error.",
-        checks=[Check(f.culprit, path, new)],
     )
 
 

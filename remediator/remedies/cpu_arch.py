@@ -164,13 +164,12 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
             checks=checks,
         )
     if image_arch and image_arch in arches:
-        return Proposal(
+        return Proposal.setting(
             remedy=RULE,
             reason=f"container {cname} of {f.culprit} fails with exec format error: {image} is built for {image_arch} "
             f"({how}); {where}. Nodes with {image_arch} exist: pin the pods to them with a nodeSelector {ARCH_LABEL}.",
-            changes=[SetField(f.culprit, sel, image_arch, current=current_sel, role="node-selector")],
+            change=SetField(f.culprit, sel, image_arch, current=current_sel, role="node-selector"),
             risk=f"Pods of {f.culprit.name} run only on {image_arch} nodes; if those lack capacity they stay Pending.",
-            checks=[Check(f.culprit, sel, image_arch)],
         )
     if build:
         new = ref.with_tag(build)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from remediator.evidence.relations import dig, owner_refs
 from remediator.model import Category, Finding
-from remediator.remedies.base import Check, Context, Proposal, Refusal, Remedy, SetField, container_of, container_path
+from remediator.remedies.base import Context, Proposal, Refusal, Remedy, SetField, container_of, container_path
 
 NOT_A_TAG_PROBLEM = (
     "unauthorized",
@@ -71,12 +71,11 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
             "image-rollback",
         )
     path = (*container_path(obj, cname), "image")
-    return Proposal(
+    return Proposal.setting(
         remedy="image-rollback",
         reason=f"image {broken} of container {cname} cannot be pulled ({cause or 'not found'}); {previous} is the last image that ran, from {where}.",
-        changes=[SetField(f.culprit, path, previous, current=broken, role="image")],
+        change=SetField(f.culprit, path, previous, current=broken, role="image"),
         risk=f"Rolls {f.culprit.name} back to {previous}: changes shipped in {broken} are not deployed until a pullable tag is pushed.",
-        checks=[Check(f.culprit, path, previous)],
     )
 
 

@@ -20,7 +20,7 @@ import re
 
 from remediator.evidence.images import parse_image
 from remediator.model import Category, Finding
-from remediator.remedies.base import Check, Context, Proposal, Refusal, Remedy, SetField, container_of, container_path
+from remediator.remedies.base import Context, Proposal, Refusal, Remedy, SetField, container_of, container_path
 from remediator.remedies.nearest import nearest
 
 RULE = "image-tag"
@@ -123,19 +123,18 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
         )
     new = ref.with_tag(best[0])
     path = (*container_path(obj, cname), "image")
-    return Proposal(
+    return Proposal.setting(
         remedy=RULE,
         reason=(
             f"image {broken} of container {cname} cannot be pulled: the registry has no tag {ref.tag} "
             f"({len(tags)} tags listed for {repo}). {best[0]} is the only listed tag {d} edit(s) away with the same "
             f"major version and variant {family}, and no earlier image of {cname} is known to roll back to."
         ),
-        changes=[SetField(f.culprit, path, new, current=broken, role="image")],
+        change=SetField(f.culprit, path, new, current=broken, role="image"),
         risk=(
             f"{best[0]} is assumed to be the tag meant; if {ref.tag} is a release not pushed yet, push it instead "
             "and close this pull request."
         ),
-        checks=[Check(f.culprit, path, new)],
     )
 
 

@@ -18,7 +18,6 @@ from remediator.evidence.store import Obj, ref_of
 from remediator.model import Category, Finding
 from remediator.quantity import format_like, parse_quantity
 from remediator.remedies.base import (
-    Check,
     Context,
     Proposal,
     Refusal,
@@ -129,19 +128,18 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
         )
     path = (*container_path(obj, cname), "image")
     shown = format_like(limit, parse_quantity(str(limit_text))) if limit is not None else "unset"
-    return Proposal(
+    return Proposal.setting(
         remedy=RULE,
         reason=(
             f"container {cname} of {f.culprit} is OOMKilled since image {running}; {previous} ran within the same "
             f"memory limit {shown} ({where}). A memory regression is a release problem: raising the limit only "
             f"delays the next OOMKill, so roll back to {previous} and fix the release."
         ),
-        changes=[SetField(f.culprit, path, previous, current=running, role="image")],
+        change=SetField(f.culprit, path, previous, current=running, role="image"),
         risk=(
             f"Rolls {f.culprit.name} back to {previous}: what shipped in {running} is not deployed until a release "
             "that fits the limit is built."
         ),
-        checks=[Check(f.culprit, path, previous)],
     )
 
 

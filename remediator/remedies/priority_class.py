@@ -69,15 +69,14 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
         )
     if near:
         new = near[0]
-        return Proposal(
+        return Proposal.setting(
             remedy=RULE,
             reason=(
                 f"{wl} names PriorityClass {pc}, which does not exist; {new} (value {_value(classes[new])}) exists "
                 "with a near name: the name is mistyped"
             ),
-            changes=[SetField(wl, path, new, current=pc, role="priority-class")],
+            change=SetField(wl, path, new, current=pc, role="priority-class"),
             risk=f"Pods of {wl.name} get the priority of {new} ({_value(classes[new])}) and may preempt lower ones.",
-            checks=[Check(wl, path, new)],
         )
     pol = ctx.policy.priority_classes
     others = ", ".join(sorted(classes)) or "none"

@@ -265,13 +265,12 @@ def _port(
             "probe-port",
         )
     path = (*container_path(obj, cname), f"{kind}Probe", handler, "port")
-    return Proposal(
+    return Proposal.setting(
         remedy="probe-port",
         reason=f"the {kind} probe of container {cname} checks port {old}, which the container does not declare; {why}. "
         f"Every probe fails, so the {'container is restarted' if kind == 'liveness' else 'pod never becomes ready'}.",
-        changes=[SetField(f.culprit, path, new, current=old, role="probe-port")],
+        change=SetField(f.culprit, path, new, current=old, role="probe-port"),
         risk="If the app serves its health endpoint on another, undeclared port, the probe keeps failing.",
-        checks=[Check(f.culprit, path, new)],
     )
 
 
@@ -301,15 +300,14 @@ def _path(
             continue
         path = (*container_path(obj, cname), f"{kind}Probe", "httpGet", "path")
         ready = " (the pod is Ready)" if k == "readiness" and _ready(pods) else ""
-        return Proposal(
+        return Proposal.setting(
             remedy="probe-port",
             reason=f"the {kind} probe of container {cname} asks for {old} on port {port} and the app answers 404 "
             f"(no such endpoint), while its {k} probe on the same port asks for {spath} and passes{ready}; "
             f"checking {spath} probes the endpoint the app serves.",
-            changes=[SetField(f.culprit, path, spath, current=old, role="probe-path")],
+            change=SetField(f.culprit, path, spath, current=old, role="probe-path"),
             risk=f"The {kind} probe then checks what the {k} probe checks; if {old} was meant to test something "
             f"deeper, that check is lost until the app serves it.",
-            checks=[Check(f.culprit, path, spath)],
         )
     return Refusal(
         cat,
@@ -360,13 +358,12 @@ def _timeout(
     if new <= old:
         return Refusal(cat, f"{basis}, but timeoutSeconds is already {old}s", "probe-timing")
     path = (*container_path(obj, cname), f"{kind}Probe", "timeoutSeconds")
-    return Proposal(
+    return Proposal.setting(
         remedy="probe-timing",
         reason=f"the {kind} probe of container {cname} gives up after {old}s; {basis}. A timeout of {new}s lets the "
         "probe see the answer.",
-        changes=[SetField(f.culprit, path, new, current=old, role="probe-timeout")],
+        change=SetField(f.culprit, path, new, current=old, role="probe-timeout"),
         risk=f"A container that stops answering is detected up to {new - old}s later per failed probe.",
-        checks=[Check(f.culprit, path, new)],
     )
 
 
@@ -436,13 +433,12 @@ def _startup(
     path = (*cpath, probe_key, "initialDelaySeconds")
     period = int(dig(probe, "periodSeconds") or 10)
     seen = f" (it took {took:.0f}s to start)" if took else ""
-    return Proposal(
+    return Proposal.setting(
         remedy="probe-timing",
         reason=f"the {kind} probe of container {cname} fails while the app starts{seen} and the app answers later; "
         f"starting it after {new}s instead of {old}s gives the start-up time it needs (period {period}s).",
-        changes=[SetField(f.culprit, path, new, current=old, role="probe-delay")],
+        change=SetField(f.culprit, path, new, current=old, role="probe-delay"),
         risk=f"A container that hangs at start-up is detected {new - old}s later.",
-        checks=[Check(f.culprit, path, new)],
     )
 
 

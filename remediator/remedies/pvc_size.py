@@ -5,7 +5,7 @@ from __future__ import annotations
 from remediator.evidence.relations import dig
 from remediator.model import Category, Finding
 from remediator.quantity import format_like, parse_quantity
-from remediator.remedies.base import Check, Context, Proposal, Refusal, Remedy, SetField
+from remediator.remedies.base import Context, Proposal, Refusal, Remedy, SetField
 
 PATH = ("spec", "resources", "requests", "storage")
 
@@ -32,16 +32,15 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
             cat, f"the class minimum {minimum} is above the policy maximum {ctx.policy.storage.max}", "storage.max"
         )
     new = format_like(need.value, cur) if cur else str(minimum)
-    return Proposal(
+    return Proposal.setting(
         remedy="pvc-size",
         reason=f"{f.culprit} requests {current}, below the minimum {minimum} of its storage class "
         f"{f.details.get('storage_class') or '(default)'}; the provisioner refuses it, so the claim stays Pending.",
-        changes=[SetField(f.culprit, PATH, new, current=current, role="storage")],
+        change=SetField(f.culprit, PATH, new, current=current, role="storage"),
         risk=(
             "A claim's size is immutable while it is Pending, so the sync will fail on the existing claim: delete the "
             f"Pending claim {f.culprit.name} after merging (nothing is stored on it yet), or sync with Replace=true."
         ),
-        checks=[Check(f.culprit, PATH, new)],
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from remediator.evidence.relations import dig, pod_template
 from remediator.evidence.store import WORKLOAD_KINDS, ref_of
 from remediator.model import Category, Finding, ObjectRef
-from remediator.remedies.base import Check, Context, Proposal, Refusal, Remedy, SetField
+from remediator.remedies.base import Context, Proposal, Refusal, Remedy, SetField
 
 
 def _template_labels(obj: dict[str, Any]) -> dict[str, str]:
@@ -67,13 +67,12 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
         )
     ref, key, value = near[0]
     path = ("spec", "selector", key)
-    return Proposal(
+    return Proposal.setting(
         remedy="service-selector",
         reason=f"{f.culprit} selects {key}={sel[key]}, which no pod carries; the pods of {ref} carry {key}={value} and "
         f"match every other selector label, so the selector value is a typo. With {key}={value} the Service gets endpoints.",
-        changes=[SetField(f.culprit, path, value, current=sel[key], role="service-selector")],
+        change=SetField(f.culprit, path, value, current=sel[key], role="service-selector"),
         risk=f"The Service starts sending traffic to the pods of {ref.name}; if another workload should serve it, close this PR.",
-        checks=[Check(f.culprit, path, value)],
     )
 
 
