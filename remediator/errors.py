@@ -34,7 +34,12 @@ class ForbiddenError(PermanentError):
     """The API refused the call (401/403)."""
 
 
-def truncate(text: str, limit: int = 300) -> str:
-    """One line, at most ``limit`` characters: remote error text is never dumped whole."""
+def truncate(text: str, limit: int = 600) -> str:
+    """One line, at most ``limit`` characters: remote error text is never dumped whole. A longer
+    line is cut after its last whole sentence (or ``/``-joined line) that fits, not mid-word."""
     line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    if len(line) <= limit:
+        return line
+    head = line[: limit - 1]
+    cut = max(head.rfind(". "), head.rfind(" / "))
+    return (head[: cut + 1] if cut > limit // 2 else head).rstrip(" /") + " …"

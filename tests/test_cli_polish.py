@@ -171,3 +171,13 @@ def test_report_only_opens_no_pr_and_pushes_nothing(tmp_path: Path) -> None:
     assert not inc.pr_url
     assert not prs.exists() or not any(prs.iterdir())
     assert git.Git(str(remote)).show_ref() == refs_before
+
+
+def test_text_output_shows_the_next_steps_a_refusal_refers_to() -> None:
+    d = runner.invoke(app, ["diagnose", "--example", "tmcp-marketing"])
+    assert d.exit_code == 0, d.output
+    assert "next steps:" in d.output and "kubectl -n tmcp-marketing describe" in d.output
+    assert "`" not in d.output.split("next steps:")[1]  # commands printed to copy, not Markdown
+    f = runner.invoke(app, ["fix", "--example", "tmcp-marketing", "--dry-run"])
+    assert "No edit (out-of-band)" in f.output
+    assert "Next steps:" in f.output.split("No edit (out-of-band)")[1]

@@ -27,12 +27,15 @@ import git
 
 from remediator.errors import ForbiddenError, InputError, PermanentError, TemporaryError
 from remediator.policy import GitIdentity
+from remediator.redact import redact as scrub
 
 BOT_NAME = "remediator"
 BOT_EMAIL = "remediator@users.noreply.github.com"
 _GIT_DEFAULTS = GitIdentity()
 _REF_CHARS = re.compile(r"[A-Za-z0-9._/-]+")
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+_GIT_PROGRESS = ("Cloning into", "remote: Enumerating", "remote: Counting", "remote: Compressing", "remote: Total")
+GIT_ERROR_MAX = 2048  # characters of git's own message kept in an error
 
 
 class UnsafePush(PermanentError):
@@ -127,6 +130,16 @@ class Checkout:
             text = text.replace(base64.b64encode(f"x-access-token:{self.token}".encode()).decode(), "***")
         return text
 
+    def git_error(self, e: git.GitCommandError) -> str:
+        """What git printed, whole (every line, joined into one), redacted and bounded: the reason
+        is often on the first line ("fatal: ...") and the hint on the last."""
+        raw = e.stderr if e.stderr else str(e)
+        lines = [ln.strip() for ln in self.redact(scrub(str(raw))).strip().splitlines() if ln.strip()]
+        lines = [ln.removeprefix("stderr: ").strip("'").strip() for ln in lines]
+        lines = [ln for ln in lines if not ln.startswith(_GIT_PROGRESS)]
+        text = " / ".join(ln for ln in lines if ln) or "failed"
+        return text if len(text) <= GIT_ERROR_MAX else text[: GIT_ERROR_MAX - 1] + "…"
+
     @contextmanager
     def _git(self, what: str) -> Iterator[git.Git]:
         repo = self.repo
@@ -134,14 +147,13 @@ class Checkout:
             with repo.git.custom_environment(**self._env()):
                 yield repo.git
         except git.GitCommandError as e:
-            err = self.redact(str(e.stderr or e)).strip().splitlines()
-            last = next((ln.strip() for ln in reversed(err) if ln.strip()), "failed")
-            low = " ".join(err).lower()
+            whole = self.git_error(e)
+            low = whole.lower()
             if "non-fast-forward" in low or "fetch first" in low or ("rejected" in low and "stale info" in low):
-                raise PushRejected(last) from e
+                raise PushRejected(whole) from e
             if "403" in low or "permission" in low or "authentication" in low or "could not read username" in low:
-                raise ForbiddenError(f"git {what} {self.redact(self.url)}: {last.removeprefix('stderr: ')}") from e
-            raise TemporaryError(f"git {what} {self.redact(self.url)}: {last.removeprefix('stderr: ')}") from e
+                raise ForbiddenError(f"git {what} {self.redact(self.url)}: {whole}") from e
+            raise TemporaryError(f"git {what} {self.redact(self.url)}: {whole}") from e
 
     @property
     def repo(self) -> git.Repo:
@@ -168,10 +180,7 @@ class Checkout:
                     g.clone(*args)
             except git.GitCommandError as e:
                 shutil.rmtree(tmp, ignore_errors=True)
-                err = self.redact(str(e.stderr or e)).strip().splitlines()
-                raise TemporaryError(
-                    f"git clone {self.redact(self.url)}: {err[-1].strip() if err else 'failed'}"
-                ) from e
+                raise TemporaryError(f"git clone {self.redact(self.url)}: {self.git_error(e)}") from e
             tmp.rename(self.path)
         else:
             self._check_origin("fetch")  # the token goes only where the clone came from

@@ -145,6 +145,9 @@ def to_text(d: Diagnosis, redacted: bool = True) -> str:
             out.append(f"   - {e.source}: {e.text}")
         for k in f.folded:
             out.append(f"   folded: [{k.category}] {k.culprit}: {k.summary}")
+    if d.findings:
+        out.append("\nnext steps:")
+        out += [f"  {i}. {s.replace('`', '')}" for i, s in enumerate(next_steps(d.findings[0]), 1)]
     if d.errors:
         out.append("\nerrors:")
         out += [f"  {e}" for e in d.errors]

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from remediator.edits.plan import FixResult
 from remediator.redact import redact, redact_data
-from remediator.views.diagnosis import FindingOut, finding_out
+from remediator.views.diagnosis import FindingOut, finding_out, next_steps
 
 
 class EditOut(BaseModel):
@@ -89,6 +89,9 @@ def _text(res: FixResult, branch: str | None = None) -> str:
         out.append(f"\nNo edit ({r.rule}): {r.reason}")
     if not res.edits and not res.refused:
         out.append("\nNo edit: the source already has the change.")
+    if not res.edits and res.refused:
+        out.append("\nNext steps:")
+        out += [f"  {i}. {s.replace('`', '')}" for i, s in enumerate(next_steps(f), 1)]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
