@@ -227,7 +227,8 @@ def score_fix(path: Path, truth: dict[str, Any], res: FixResult | None, ev: Evid
     expect, alternatives = fix_assertions(truth)
     if res is None or not edits:
         return False
-    roots = [s.root for s in SourceIndex(path / "repo").app_sources(ev.app)]
+    # the spec's scope: every source path, the $values files, the file declaring the Application
+    roots = [r for s in SourceIndex(path / "repo").app_sources(ev.app) for r in s.scope]
     if any(not any(within(r, e.file) for r in roots) for e in edits):
         return False
     with tempfile.TemporaryDirectory(prefix="remediator-eval-") as tmp:

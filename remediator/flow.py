@@ -38,7 +38,7 @@ from remediator.policy import Policy
 from remediator.publish.base import Provider
 from remediator.publish.checkout import Checkout
 from remediator.publish.localbranch import commit
-from remediator.publish.propose import Outcome, ReviewNotes, propose
+from remediator.publish.propose import Outcome, Rejected, ReviewNotes, propose
 
 if TYPE_CHECKING:
     from remediator.publish.github import GitHubApp
@@ -199,6 +199,7 @@ class PullRequestTarget:
     dry_run: bool = False
     review_notes: ReviewNotes | None = None
     check: CredentialsCheck | None = None
+    rejected: Rejected | None = None  # (app, fingerprint) -> a rejected PR that proposed that change
 
 
 def pull_request_target(
@@ -361,6 +362,7 @@ def run(
             a.why,
             dry_run=target.dry_run,
             review_notes=target.review_notes,
+            rejected=target.rejected,
         )
         durations["propose"] = time.perf_counter() - t
     return result

@@ -44,6 +44,8 @@ REMEDIES = (
     "service-port",  # a Service targetPort the selected pods do not expose
     "priority-class",  # a PriorityClass that does not exist: a near one, else create (policy) or drop
     "image-tag",  # a tag that does not exist: the nearest tag the registry lists in the same variant
+    "cpu-limit",  # CFS-throttled at the CPU limit: raise it by cpu.factor (or remove it, cpu.remove_limit_on_throttling)
+    "volume-expand",  # a full PVC whose StorageClass allows expansion: raise its request by storage.factor
 )
 OFF_BY_DEFAULT = frozenset({"rbac-create", "quota-raise"})
 
@@ -85,8 +87,10 @@ class Storage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     max: str = "1Ti"
     class_minimum: dict[str, str] = {}  # storage class -> smallest size its provisioner accepts
+    factor: float = Field(default=1.5, gt=1.0, le=10.0)  # volume-expand: new request = request x factor
+    round_to: str = "1Gi"  # volume-expand rounds the new request up to a multiple of this
 
-    _q = field_validator("max")(_quantity)
+    _q = field_validator("max", "round_to")(_quantity)
 
     @field_validator("class_minimum")
     @classmethod
@@ -94,6 +98,19 @@ class Storage(BaseModel):
         for q in v.values():
             parse_quantity(q)
         return v
+
+
+class Cpu(BaseModel):
+    """The cpu-limit remedy: a container CFS-throttled while its usage sits at its limit."""
+
+    model_config = ConfigDict(extra="forbid")
+    factor: float = Field(default=2.0, gt=1.0, le=10.0)  # new limit = limit x factor, rounded up
+    max: str = "4"  # never propose a larger limit; report instead
+    round_to: str = "100m"
+    throttling_threshold: float = Field(default=0.25, gt=0.0, lt=1.0)  # share of CFS periods throttled
+    remove_limit_on_throttling: bool = False  # a common platform rule: no CPU limits, only requests
+
+    _q = field_validator("max", "round_to")(_quantity)
 
 
 class Probes(BaseModel):
@@ -209,11 +226,143 @@ class PriorityClasses(BaseModel):
     value: int = Field(default=1000, ge=-1_000_000_000, le=1_000_000_000)  # never the system range (> 1e9)
 
 
+class MetricLabels(BaseModel):
+    """Label names of the scoping labels (kube-prometheus-stack and VictoriaMetrics defaults)."""
+
+    model_config = ConfigDict(extra="forbid")
+    namespace: str = "namespace"
+    pod: str = "pod"
+    container: str = "container"
+    persistentvolumeclaim: str = "persistentvolumeclaim"
+
+
+class BasicAuth(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str
+    password_env: str  # the password is read from this variable, never from the policy
+
+
+_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+
+
+class Metrics(BaseModel):
+    """A server speaking the Prometheus HTTP API (Prometheus, VictoriaMetrics, Thanos, Mimir).
+    Off unless url is set. Credentials come only from environment variables named here."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = None  # e.g. http://prometheus-operated.monitoring:9090, http://vmselect:8481/select/0/prometheus
+    bearer_token_env: str | None = None
+    basic_auth: BasicAuth | None = None
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    window: str = "1h"  # peak and range queries look back this far
+    step: str = "1m"  # resolution of range queries
+    labels: MetricLabels = MetricLabels()
+    max_series: int = Field(default=50, gt=0, le=10_000)  # series kept per answer
+    max_bytes: int = Field(default=1_000_000, gt=0, le=100_000_000)  # larger answers become probe errors
+
+    @field_validator("window", "step")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        if not _DURATION.fullmatch(v):
+            raise ValueError("must be a Prometheus duration such as 30s, 5m, 1h")
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v or None
+
+
+class Collection(BaseModel):
+    """Live collection from the Kubernetes API: requests in flight per wave, and each request's timeout."""
+
+    model_config = ConfigDict(extra="forbid")
+    concurrency: int = Field(default=16, ge=1, le=256)  # also the client's connection pool size
+    timeout_seconds: float = Field(default=15.0, gt=0, le=600)
+
+
 class Service(BaseModel):
     """The webhook service's run limits."""
 
     model_config = ConfigDict(extra="forbid")
     max_attempts: int = Field(default=3, ge=1, le=100)  # runs of one incident before it is parked as failed
+
+
+_EVENTS = (
+    "incident.diagnosed", "pr.opened", "pr.updated", "fix.refused", "fix.out_of_band", "app.recovered",
+    "app.still_degraded", "scan.summary",
+)  # fmt: skip
+_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class NotificationChannel(BaseModel):
+    """One channel. Secrets (bot token, webhook URL, SMTP password) are read from the environment
+    variables named here, never from the policy."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")  # the metric label and log name
+    type: Literal["slack", "discord", "teams", "webhook", "email"]
+    token_env: str | None = None  # slack: bot token (xoxb-...) for chat.postMessage; threads per incident
+    channel: str | None = None  # slack: the channel id the bot posts to (with token_env)
+    url_env: str | None = None  # slack (incoming webhook, no threads), discord, teams, webhook: the URL
+    api_url: str = "https://slack.com/api"  # slack Web API base
+    smtp_host: str | None = None  # email
+    smtp_port: int = Field(default=587, gt=0, lt=65536)
+    starttls: bool = True
+    username: str | None = None
+    password_env: str | None = None
+    sender: str | None = None  # email From
+    to: list[str] = []  # email recipients
+    apps: Scope = Scope()  # Argo CD application names (glob)
+    namespaces: Scope = Scope()  # the incident's namespace (glob)
+    min_severity: Literal["info", "warning", "critical"] = "info"
+    events: list[str] = list(_EVENTS)
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    @field_validator("token_env", "url_env", "password_env")
+    @classmethod
+    def _env(cls, v: str | None) -> str | None:
+        if v is not None and not _ENV.fullmatch(v):
+            raise ValueError("must name an environment variable, e.g. SLACK_BOT_TOKEN (never the secret itself)")
+        return v
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, v: list[str]) -> list[str]:
+        for e in v:
+            if e not in _EVENTS:
+                raise ValueError(f"unknown event {e!r} (known: {', '.join(_EVENTS)})")
+        return v
+
+    @model_validator(mode="after")
+    def _complete(self) -> NotificationChannel:
+        if self.type == "slack" and not (self.token_env and self.channel) and not self.url_env:
+            raise ValueError("slack needs token_env + channel (Web API, threads) or url_env (incoming webhook)")
+        if self.type in ("discord", "teams", "webhook") and not self.url_env:
+            raise ValueError(f"{self.type} needs url_env")
+        if self.type == "email" and not (self.smtp_host and self.sender and self.to):
+            raise ValueError("email needs smtp_host, sender and to")
+        return self
+
+
+class Notifications(BaseModel):
+    """Chat, webhook and email notifications; none unless channels are listed."""
+
+    model_config = ConfigDict(extra="forbid")
+    channels: list[NotificationChannel] = []
+    rate_limit_per_minute: int = Field(default=20, ge=1, le=10_000)  # per channel; the excess is dropped
+    dedupe_seconds: float = Field(default=86_400, ge=0)  # same incident + event + content: sent once
+
+    @field_validator("channels")
+    @classmethod
+    def _unique(cls, v: list[NotificationChannel]) -> list[NotificationChannel]:
+        names = [c.name for c in v]
+        dup = next((n for n in names if names.count(n) > 1), None)
+        if dup:
+            raise ValueError(f"channel name {dup!r} is used twice")
+        return v
 
 
 class Policy(BaseModel):
@@ -228,15 +377,20 @@ class Policy(BaseModel):
     models: Models = Models()
     memory: Memory = Memory()
     storage: Storage = Storage()
+    cpu: Cpu = Cpu()
     probes: Probes = Probes()
     pull_requests: PullRequests = PullRequests()
     review: Review = Review()
     model: ModelAssist = ModelAssist()
     git: GitIdentity = GitIdentity()
     service: Service = Service()
+    collection: Collection = Collection()
     security: Security = Security()
     resources: Resources = Resources()
     priority_classes: PriorityClasses = PriorityClasses()
+    metrics: Metrics = Metrics()
+    notifications: Notifications = Notifications()
+    runbooks: dict[str, str] = {}  # finding category -> runbook URL for PR bodies (else pull_requests.runbook)
     kubernetes_version: str = "1.33.0"  # schema used to validate edited objects when the cluster's is unknown
 
     @field_validator("remedies")
@@ -246,6 +400,16 @@ class Policy(BaseModel):
         if unknown:
             raise ValueError(f"unknown remedy {unknown[0]!r} (known: {', '.join(REMEDIES)})")
         return {**{r: r not in OFF_BY_DEFAULT for r in REMEDIES}, **v}
+
+    @field_validator("runbooks")
+    @classmethod
+    def _runbooks(cls, v: dict[str, str]) -> dict[str, str]:
+        for category, url in v.items():
+            if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", category):
+                raise ValueError(f"runbook key {category!r}: must be a finding category such as oom-killed")
+            if not re.fullmatch(r"https?://[^\s\x00-\x1f]+", url):
+                raise ValueError(f"runbook for {category}: must be an http(s) URL")
+        return v
 
     def enabled(self, remedy: str) -> bool:
         return self.remedies.get(remedy, False)

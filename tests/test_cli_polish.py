@@ -181,3 +181,10 @@ def test_text_output_shows_the_next_steps_a_refusal_refers_to() -> None:
     f = runner.invoke(app, ["fix", "--example", "tmcp-marketing", "--dry-run"])
     assert "No edit (out-of-band)" in f.output
     assert "Next steps:" in f.output.split("No edit (out-of-band)")[1]
+
+
+@pytest.mark.parametrize("args", all_commands(), ids=lambda a: " ".join(a))
+def test_every_option_of_every_command_has_help(args: list[str]) -> None:
+    cmd = command(*args)
+    missing = [p.opts[0] for p in getattr(cmd, "params", []) if p.param_type_name == "option" and not p.help]
+    assert not missing, missing

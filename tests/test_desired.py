@@ -137,7 +137,7 @@ def test_app_source_single_multi_and_primary() -> None:
             }
         }
     )
-    assert many.multi and [s.in_git for s in many.sources] == [False, True, True]
+    assert many.multi and [s.in_git for s in many.sources] == [False, False, True]  # a bare ref is no folder
     assert (many.repo_url, many.target_revision) == ("https://git/app.git", "v2")  # the first with a path
     assert many.sources[1].ref == "values" and many.sources[0].helm == {"valueFiles": []}
 

@@ -504,7 +504,7 @@ def test_helm_inline_values_are_not_edited_in_git(tmp_path: Path) -> None:
             d["spec"]["source"]["helm"]["values"] = "resources: {limits: {memory: 100Mi}}\n"
     app.write_text(yaml.safe_dump_all(docs))
     res = run_fix(sc)
-    assert not res.edits and res.refused[0].rule == "helm-inline-values"
+    assert not res.edits and res.refused[0].rule == "overridden-by-application"
 
 
 def test_validation_uses_the_clusters_version(tmp_path: Path) -> None:

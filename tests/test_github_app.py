@@ -176,3 +176,22 @@ def test_readyz_with_an_app(tmp_path: Path, gh: FakeGitHub, monkeypatch: pytest.
 
 def test_readyz_with_the_local_provider(tmp_path: Path, gh: FakeGitHub) -> None:
     assert readyz(tmp_path, gh, ProviderKind.local)[0] == 200
+
+
+def test_review_comments_as_the_github_app(tmp_path: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from remediator.cli import app as cli
+    from tests.test_review import event, pr_repo
+
+    repo, base, head = pr_repo(tmp_path)
+    key = tmp_path / "app.pem"
+    key.write_text(KEY)
+    gh.repo.pulls.append({"number": 7, "state": "open", "title": "t", "body": "", "head": "feature", "base": "main"})
+    args = ["review", "--repo", str(repo), "--event", str(event(tmp_path, base, head)), "--comment",
+            "--github-url", gh.url, "--github-repo", "acme/deploy", "--fail-on", "never",
+            "--github-app-id", str(gh.app_id), "--github-app-private-key-file", str(key)]  # fmt: skip
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert "review comments: 3 new" in r.output
+    assert auths(gh, "POST", "/repos/acme/deploy/pulls/7/reviews") == [f"token {gh.issued[0]}"]

@@ -7,7 +7,7 @@ from remediator.cli.common import Exit, app, main
 
 # The commands are listed in --help in the order they register.
 # isort: off
-from remediator.cli import diagnose, fix, serve, review, policy, misc  # noqa: F401
+from remediator.cli import diagnose, fix, serve, review, policy, misc, doctor, incidents, mcp, scan  # noqa: F401
 # isort: on
 
 __all__ = ["Exit", "app", "main"]

@@ -128,6 +128,17 @@ ProbeRegistries = Annotated[
     ),
 ]
 
+Concurrency = Annotated[
+    int | None,
+    typer.Option(
+        "--concurrency",
+        min=1,
+        max=256,
+        help="live mode: Kubernetes API requests in flight per collection wave (default: the policy's "
+        "collection.concurrency, 16)",
+    ),
+]
+
 ArgoURL = Annotated[
     str | None,
     typer.Option(
@@ -135,6 +146,17 @@ ArgoURL = Annotated[
         envvar="ARGOCD_URL",
         help="read evidence through the Argo CD API server instead of the cluster ($ARGOCD_TOKEN, or "
         "$ARGOCD_USERNAME/$ARGOCD_PASSWORD)",
+    ),
+]
+
+PrometheusURL = Annotated[
+    str | None,
+    typer.Option(
+        "--prometheus-url",
+        envvar="PROMETHEUS_URL",
+        help="live mode: query this Prometheus HTTP API (Prometheus, VictoriaMetrics, Thanos, Mimir) about the "
+        "app's pods (overrides the policy's metrics.url; auth and labels from the policy); snapshot writes the "
+        "answers as probes",
     ),
 ]
 
@@ -189,11 +211,24 @@ def live(
     argocd_url: str | None = None,
     repo: Path | None = None,
     probe_registries: bool = False,
+    prometheus_url: str | None = None,
+    policy_file: Path | None = None,
+    concurrency: int | None = None,
 ) -> Evidence:
-    """The app's evidence from the cluster (or the Argo CD API); with ``repo``, what Git declares."""
-    from remediator.evidence.sources.collect import Live, collect
+    """The app's evidence from the cluster (or the Argo CD API); with ``repo``, what Git declares;
+    with a metrics URL (``prometheus_url``, else the policy's ``metrics.url``), its query answers."""
+    from dataclasses import replace
 
-    where = Live(kubeconfig, context, ns, argocd_url, tail or 500, probe_models, probe_registries=probe_registries)
+    from remediator.evidence.sources.collect import Live, collect
+    from remediator.policy import load_policy
+
+    found = policy_path(policy_file)
+    metrics = load_policy(found).metrics if found is not None or prometheus_url else None
+    if metrics is not None and prometheus_url:
+        metrics = metrics.model_copy(update={"url": prometheus_url})
+    where = Live(kubeconfig, context, ns, argocd_url, tail or 500, probe_models, probe_registries, metrics)
+    collection = load_policy(found).collection
+    where = replace(where, concurrency=concurrency or collection.concurrency, timeout=collection.timeout_seconds)
     ev = collect(app_name, where)
     if repo is not None:
         ev.desired = SourceIndex(repo).desired(ev.app, ev.errors)
@@ -206,6 +241,38 @@ def policy_path(path: Path | None) -> Path | None:
 
     return discover_policy(path)
 
+
+Kubeconfig = Annotated[
+    Path | None,
+    typer.Option("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"),
+]
+KubeContext = Annotated[str | None, typer.Option("--context", help="kubeconfig context")]
+ArgoNamespace = Annotated[str, typer.Option("--argocd-namespace", help="namespace of the Application objects")]
+
+GitHubAppId = Annotated[
+    str | None,
+    typer.Option(
+        "--github-app-id",
+        envvar="REMEDIATOR_GITHUB_APP_ID",
+        help="authenticate as this GitHub App (its key: $REMEDIATOR_GITHUB_APP_PRIVATE_KEY or the file below)",
+    ),
+]
+GitHubAppKeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--github-app-private-key-file",
+        envvar="REMEDIATOR_GITHUB_APP_PRIVATE_KEY_FILE",
+        help="the GitHub App's private key (PEM file)",
+    ),
+]
+GitHubAppInstallation = Annotated[
+    int | None,
+    typer.Option(
+        "--github-app-installation-id",
+        envvar="REMEDIATOR_GITHUB_APP_INSTALLATION_ID",
+        help="the App's installation (default: the one installed on each repository)",
+    ),
+]
 
 PolicyOption = Annotated[
     Path | None,

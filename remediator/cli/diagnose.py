@@ -8,13 +8,18 @@ from typing import Annotated
 import typer
 
 from remediator.cli.common import (
+    ArgoNamespace,
     ArgoURL,
+    Concurrency,
     Exit,
     Format,
+    Kubeconfig,
+    KubeContext,
     NoRedact,
     PolicyOption,
     ProbeModels,
     ProbeRegistries,
+    PrometheusURL,
     app,
     errors_as_exit_codes,
     example_app,
@@ -44,19 +49,16 @@ def diagnose_cmd(
         typer.Option("--repo", help="local checkout of the app's Git repository (finds never-applied resources)"),
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="output format")] = Format.text,
-    kubeconfig: Annotated[
-        Path | None,
-        typer.Option("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"),
-    ] = None,
-    context: Annotated[str | None, typer.Option("--context", help="kubeconfig context")] = None,
-    argocd_namespace: Annotated[
-        str, typer.Option("--argocd-namespace", help="namespace of the Application objects")
-    ] = "argocd",
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
+    argocd_namespace: ArgoNamespace = "argocd",
     probe_models: ProbeModels = True,
     probe_registries: ProbeRegistries = False,
     argocd_url: ArgoURL = None,
+    prometheus_url: PrometheusURL = None,
     policy_file: PolicyOption = None,
     no_redact: NoRedact = False,
+    concurrency: Concurrency = None,
 ) -> None:
     """Say what is wrong with an app: ranked findings, root cause first (secrets redacted)."""
     with errors_as_exit_codes():
@@ -88,6 +90,9 @@ def diagnose_cmd(
                 argocd_url=argocd_url,
                 repo=repo,
                 probe_registries=probe_registries,
+                prometheus_url=prometheus_url,
+                policy_file=policy_file,
+                concurrency=concurrency,
             )
         else:
             raise fail("give --app NAME (live cluster), --snapshot DIR or --example NAME", Exit.USAGE)

@@ -11,13 +11,18 @@ from typing import Annotated
 import typer
 
 from remediator.cli.common import (
+    ArgoNamespace,
     ArgoURL,
+    Concurrency,
     Exit,
     Format,
+    Kubeconfig,
+    KubeContext,
     NoRedact,
     PolicyOption,
     ProbeModels,
     ProbeRegistries,
+    PrometheusURL,
     ProviderName,
     app,
     errors_as_exit_codes,
@@ -101,13 +106,15 @@ def fix_cmd(
         typer.Option("--workdir", help="--example with --open-pr: folder for the example's remotes, clones and PRs"),
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="output format")] = Format.text,
-    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="kubeconfig file")] = None,
-    context: Annotated[str | None, typer.Option("--context", help="kubeconfig context")] = None,
-    argocd_namespace: Annotated[str, typer.Option("--argocd-namespace")] = "argocd",
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
+    argocd_namespace: ArgoNamespace = "argocd",
     probe_models: ProbeModels = True,
     probe_registries: ProbeRegistries = False,
     argocd_url: ArgoURL = None,
+    prometheus_url: PrometheusURL = None,
     no_redact: NoRedact = False,
+    concurrency: Concurrency = None,
 ) -> None:
     """Propose the fix for the root cause as a minimal edit of the app's manifests.
 
@@ -127,7 +134,10 @@ def fix_cmd(
                 )
             if job.repo is None and not (open_pr and (repo_url or job.snapshot is None)):
                 raise fail("give --repo PATH: the local checkout of the app's Git repository", Exit.USAGE)
-            evidence = _evidence(job, kubeconfig, context, argocd_namespace, probe_models, argocd_url, probe_registries)
+            evidence = _evidence(
+                job, kubeconfig, context, argocd_namespace, probe_models, argocd_url, probe_registries, prometheus_url,
+                concurrency,
+            )  # fmt: skip
             target: LocalBranch | PullRequestTarget
             if open_pr:
                 target = _pr_target(job, policy, provider, github_url, github_repo, repo_url, cache_dir, pr_dir,
@@ -194,6 +204,8 @@ def _evidence(
     probe_models: bool,
     argocd_url: str | None,
     probe_registries: bool = False,
+    prometheus_url: str | None = None,
+    concurrency: int | None = None,
 ) -> Callable[[], Evidence]:
     """The job's evidence reader: its snapshot, else the live cluster; with what its repository declares."""
     if job.snapshot is not None:
@@ -208,6 +220,9 @@ def _evidence(
         argocd_url=argocd_url,
         repo=job.repo,
         probe_registries=probe_registries,
+        prometheus_url=prometheus_url,
+        policy_file=job.policy,
+        concurrency=concurrency,
     )
 
 

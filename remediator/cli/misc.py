@@ -1,4 +1,4 @@
-"""``remediator doctor``, ``eval``, ``snapshot`` and ``version``."""
+"""``remediator eval``, ``snapshot`` and ``version``."""
 
 from __future__ import annotations
 
@@ -9,44 +9,23 @@ import typer
 
 from remediator import __version__
 from remediator.cli.common import (
+    ArgoNamespace,
     ArgoURL,
+    Concurrency,
     Exit,
+    Kubeconfig,
+    KubeContext,
     NoRedact,
     PolicyOption,
     ProbeModels,
     ProbeRegistries,
+    PrometheusURL,
     TextOrJson,
     app,
     errors_as_exit_codes,
     fail,
     live,
-    policy_path,
 )
-
-
-@app.command("doctor")
-def doctor_cmd(
-    policy_file: PolicyOption = None,
-) -> None:
-    """Check the configured model: does it answer, is it listed, does it call tools?"""
-    from remediator.assist.llm import LLM
-    from remediator.policy import load_policy
-
-    with errors_as_exit_codes():
-        policy = load_policy(policy_path(policy_file))
-        if not policy.model.enabled:
-            typer.echo(
-                "model assist: off (set model.base_url and model.model in the policy); everything works without it"
-            )
-            return
-        r = LLM(policy.model, max_retries=0).check()
-    typer.echo(f"model {r['model']} at {r['base_url']}")
-    typer.echo(f"  listed by the server: {r['listed']}")
-    typer.echo(f"  answers: {r['answers']}" + (f" ({r['error']})" if r.get("error") else ""))
-    if "tool_calls" in r:
-        typer.echo(f"  tool calls: {'yes' if r['tool_calls'] else 'no (investigations use the JSON-answer protocol)'}")
-    if not r["answers"]:
-        raise typer.Exit(int(Exit.CLUSTER))
 
 
 @app.command("eval")
@@ -77,14 +56,17 @@ def eval_cmd(
 def snapshot_cmd(
     app_name: Annotated[str, typer.Option("--app", help="Argo CD Application to capture")],
     output: Annotated[Path, typer.Option("--output", "-o", help="folder to write (created; must be empty)")],
-    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig")] = None,
-    context: Annotated[str | None, typer.Option("--context")] = None,
-    argocd_namespace: Annotated[str, typer.Option("--argocd-namespace")] = "argocd",
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
+    argocd_namespace: ArgoNamespace = "argocd",
     tail: Annotated[int, typer.Option("--tail", help="log lines per container")] = 500,
     probe_models: ProbeModels = True,
     probe_registries: ProbeRegistries = False,
     argocd_url: ArgoURL = None,
+    prometheus_url: PrometheusURL = None,
+    policy_file: PolicyOption = None,
     no_redact: NoRedact = False,
+    concurrency: Concurrency = None,
 ) -> None:
     """Write the app's evidence from a live cluster as a snapshot folder (attach it to a bug report):
     Secrets without their data, and logs, events and fields with their secrets redacted."""
@@ -103,6 +85,9 @@ def snapshot_cmd(
             tail,
             argocd_url,
             probe_registries=probe_registries,
+            prometheus_url=prometheus_url,
+            policy_file=policy_file,
+            concurrency=concurrency,
         )
         n = write_snapshot(ev, output, redacted=not no_redact)
     typer.echo(f"wrote {n} files to {output}" + (f" ({len(ev.errors)} warnings)" if ev.errors else ""))

@@ -8,7 +8,18 @@ from typing import Annotated
 
 import typer
 
-from remediator.cli.common import Exit, Format, PolicyOption, app, errors_as_exit_codes, fail, policy_path
+from remediator.cli.common import (
+    Exit,
+    Format,
+    GitHubAppId,
+    GitHubAppInstallation,
+    GitHubAppKeyFile,
+    PolicyOption,
+    app,
+    errors_as_exit_codes,
+    fail,
+    policy_path,
+)
 
 
 class FailOn(StrEnum):
@@ -37,10 +48,24 @@ def review_cmd(
         Path | None, typer.Option("--summary", envvar="GITHUB_STEP_SUMMARY", help="append a Markdown summary here")
     ] = None,
     comment: Annotated[
-        bool, typer.Option("--comment/--no-comment", help="post review comments on the pull request ($GITHUB_TOKEN)")
+        bool,
+        typer.Option(
+            "--comment/--no-comment", help="post review comments on the pull request ($GITHUB_TOKEN, or the GitHub App)"
+        ),
     ] = False,
-    github_url: Annotated[str, typer.Option("--github-url", envvar="GITHUB_API_URL")] = "https://api.github.com",
-    github_repo: Annotated[str | None, typer.Option("--github-repo", envvar="GITHUB_REPOSITORY")] = None,
+    github_app_id: GitHubAppId = None,
+    github_app_private_key_file: GitHubAppKeyFile = None,
+    github_app_installation_id: GitHubAppInstallation = None,
+    github_url: Annotated[
+        str,
+        typer.Option(
+            "--github-url", envvar="GITHUB_API_URL", help="GitHub API URL (GitHub Enterprise: https://HOST/api/v3)"
+        ),
+    ] = "https://api.github.com",
+    github_repo: Annotated[
+        str | None,
+        typer.Option("--github-repo", envvar="GITHUB_REPOSITORY", help="OWNER/NAME of the pull request's repository"),
+    ] = None,
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="exit 6 when an issue reaches this severity")
     ] = FailOn.error,
@@ -88,10 +113,11 @@ def review_cmd(
         if comment:
             if number is None or not head or not github_repo:
                 raise fail("--comment needs a pull_request event (number, head) and the repository", Exit.USAGE)
-            from remediator.flow import github_token
+            from remediator.flow import github_app, github_token
             from remediator.publish.github import GitHubProvider
 
-            gh = GitHubProvider(github_repo, github_token(), github_url)
+            gh_app = github_app(github_app_id, github_app_private_key_file, github_app_installation_id, github_url)
+            gh = GitHubProvider(github_repo, github_token(), github_url, app=gh_app)
             new, updated, same = rv.post_review(gh, int(number), head, res)
             posted = f"review comments: {new} new, {updated} updated, {same} unchanged"
         if fmt is Format.json:

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from remediator.cli.common import ArgoURL, PolicyOption, ProviderName, app, errors_as_exit_codes, policy_path
+from remediator.cli.common import (
+    ArgoNamespace,
+    ArgoURL,
+    GitHubAppId,
+    GitHubAppInstallation,
+    GitHubAppKeyFile,
+    Kubeconfig,
+    KubeContext,
+    PolicyOption,
+    ProviderName,
+    app,
+    errors_as_exit_codes,
+    policy_path,
+)
 from remediator.evidence.store import Evidence
+
+if TYPE_CHECKING:
+    from remediator.evidence.sources.informer import Informer
 
 
 class LogLevel(StrEnum):
@@ -28,8 +45,6 @@ CACHE_HELP = "where clones are kept (default: ~/.cache/remediator)"
 SETTLE_HELP = "seconds to wait for an app's notifications to settle"
 WORKERS_HELP = "apps handled in parallel"
 NO_AUTH_HELP = "accept hooks without the shared secret (local testing only)"
-KUBECONFIG_HELP = "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"
-ARGOCD_NS_HELP = "namespace of the Application objects"
 JOURNAL_HELP = "SQLite journal of incidents"
 REPORT_ONLY_HELP = "diagnose and journal each incident; open no pull request and push nothing"
 
@@ -62,39 +77,18 @@ def serve_cmd(
         typer.Option("--max-prs-per-cause", min=1, help="pull requests per app and cause before a person must look"),
     ] = 3,
     insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth", help=NO_AUTH_HELP)] = False,
-    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help=KUBECONFIG_HELP)] = None,
-    context: Annotated[str | None, typer.Option("--context", help="kubeconfig context")] = None,
-    argocd_namespace: Annotated[str, typer.Option("--argocd-namespace", help=ARGOCD_NS_HELP)] = "argocd",
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
+    argocd_namespace: ArgoNamespace = "argocd",
     log_level: Annotated[LogLevel, typer.Option("--log-level", case_sensitive=False, help="log level")] = LogLevel.INFO,
     argocd_url: ArgoURL = None,
     watch: Annotated[
         bool, typer.Option("--watch", help="also watch Application objects and act when one becomes Degraded")
     ] = False,
     report_only: Annotated[bool, typer.Option("--report-only", help=REPORT_ONLY_HELP)] = False,
-    github_app_id: Annotated[
-        str | None,
-        typer.Option(
-            "--github-app-id",
-            envvar="REMEDIATOR_GITHUB_APP_ID",
-            help="authenticate as this GitHub App (its key: $REMEDIATOR_GITHUB_APP_PRIVATE_KEY or the file below)",
-        ),
-    ] = None,
-    github_app_private_key_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--github-app-private-key-file",
-            envvar="REMEDIATOR_GITHUB_APP_PRIVATE_KEY_FILE",
-            help="the GitHub App's private key (PEM file)",
-        ),
-    ] = None,
-    github_app_installation_id: Annotated[
-        int | None,
-        typer.Option(
-            "--github-app-installation-id",
-            envvar="REMEDIATOR_GITHUB_APP_INSTALLATION_ID",
-            help="the App's installation (default: the one installed on each repository)",
-        ),
-    ] = None,
+    github_app_id: GitHubAppId = None,
+    github_app_private_key_file: GitHubAppKeyFile = None,
+    github_app_installation_id: GitHubAppInstallation = None,
 ) -> None:
     """Run the webhook service: Argo CD notifications and Alertmanager in, pull requests out.
 
@@ -121,12 +115,29 @@ def serve_cmd(
         target = pull_request_target(
             provider, policy, cache_dir, github_url, github_repo, pr_dir, review_notes=review_notes(policy), app=gh_app
         )
+        informer: Informer | None = None
         if snapshots is not None:
             load, list_apps = snapshot_loader(snapshots), snapshot_applications(snapshots)
         else:
             from remediator.evidence.sources.collect import Live, applications, collect
 
-            where = Live(kubeconfig, context, argocd_namespace, argocd_url)
+            if argocd_url is None:  # live from the cluster: a watch-based cache of the cluster-scoped kinds
+                from remediator.errors import RemediatorError
+                from remediator.evidence.sources.informer import Informer
+                from remediator.evidence.sources.live import LiveSource
+
+                try:
+                    informer = Informer(
+                        LiveSource.from_kubeconfig(
+                            kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace
+                        )
+                    )
+                except RemediatorError as e:  # no cache: each alert lists what it needs, as the CLI does
+                    logging.getLogger("remediator.service").warning("no watch-based cache: %s", e)
+            where = Live(
+                kubeconfig, context, argocd_namespace, argocd_url, metrics=policy.metrics, cache=informer,
+                concurrency=policy.collection.concurrency, timeout=policy.collection.timeout_seconds,
+            )  # fmt: skip
 
             def load(app_name: str) -> Evidence:
                 return collect(app_name, where)
@@ -165,7 +176,13 @@ def serve_cmd(
                 return ApplicationWatcher(source, on_change)
 
         api = create_app(settings, journal, runner, policy, watcher)
-    uvicorn.Server(server_config(api, host, port, settings, timeout_graceful_shutdown=30)).run()
+    if informer is not None:
+        informer.start()
+    try:
+        uvicorn.Server(server_config(api, host, port, settings, timeout_graceful_shutdown=30)).run()
+    finally:
+        if informer is not None:
+            informer.stop()
 
 
 @app.command("watch")
@@ -181,13 +198,16 @@ def watch_cmd(
     policy_file: PolicyOption = None,
     settle: Annotated[float, typer.Option("--settle", help=SETTLE_HELP)] = 10.0,
     workers: Annotated[int, typer.Option("--workers", min=1, help=WORKERS_HELP)] = 4,
-    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help=KUBECONFIG_HELP)] = None,
-    context: Annotated[str | None, typer.Option("--context", help="kubeconfig context")] = None,
-    argocd_namespace: Annotated[str, typer.Option("--argocd-namespace", help=ARGOCD_NS_HELP)] = "argocd",
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
+    argocd_namespace: ArgoNamespace = "argocd",
     argocd_url: ArgoURL = None,
     insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth", help=NO_AUTH_HELP)] = False,
     log_level: Annotated[LogLevel, typer.Option("--log-level", case_sensitive=False, help="log level")] = LogLevel.INFO,
     report_only: Annotated[bool, typer.Option("--report-only", help=REPORT_ONLY_HELP)] = False,
+    github_app_id: GitHubAppId = None,
+    github_app_private_key_file: GitHubAppKeyFile = None,
+    github_app_installation_id: GitHubAppInstallation = None,
 ) -> None:
     """Watch Argo CD Applications (no argocd-notifications needed) and act when one becomes Degraded.
 
@@ -197,5 +217,6 @@ def watch_cmd(
         github_repo=github_repo, pr_dir=pr_dir, cache_dir=cache_dir, policy_file=policy_file, settle=settle,
         workers=workers, kubeconfig=kubeconfig, context=context, argocd_namespace=argocd_namespace,
         argocd_url=argocd_url, insecure_no_auth=insecure_no_auth, log_level=log_level, watch=True,
-        report_only=report_only,
+        report_only=report_only, github_app_id=github_app_id,
+        github_app_private_key_file=github_app_private_key_file, github_app_installation_id=github_app_installation_id,
     )  # fmt: skip

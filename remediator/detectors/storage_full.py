@@ -18,6 +18,7 @@ from remediator.detectors.base import (
     status_line,
 )
 from remediator.detectors.signatures import LOG_SIGNATURES
+from remediator.evidence.metrics import VOLUME_AVAILABLE, VOLUME_CAPACITY, VOLUME_USED, prometheus_series
 from remediator.evidence.relations import dig, spec, status, workload_of
 from remediator.evidence.store import Evidence, Obj, ref_of
 from remediator.model import Category, EvidenceLine, Finding, ObjectRef
@@ -87,6 +88,67 @@ def app_caused_pressure(ev: Evidence, pod: Obj) -> tuple[str, str, str] | None:
     return own
 
 
+FULL = 0.9  # share of a volume used (kubelet volume stats) that counts as full
+
+
+def volume_usage(ev: Evidence, namespace: str, claim: str) -> tuple[float, str] | None:
+    """The largest used share of a PVC in the Prometheus answers on kubelet volume stats (used / capacity,
+    1 - available / capacity, or used and capacity asked separately), with the query and value cited."""
+    mine = [
+        s
+        for s in prometheus_series(ev)
+        if s.uses(VOLUME_USED, VOLUME_AVAILABLE, VOLUME_CAPACITY)
+        and s.label("persistentvolumeclaim") == claim
+        and s.label("namespace") in ("", namespace)
+    ]
+    caps = [s for s in mine if s.metrics == {VOLUME_CAPACITY}]
+    best: tuple[float, str] | None = None
+    for s in mine:
+        v = max(s.values)
+        share: float | None = None
+        if s.uses(VOLUME_CAPACITY) and s.uses(VOLUME_USED):
+            share = v / 100 if v > 1 else v
+        elif s.uses(VOLUME_CAPACITY) and s.uses(VOLUME_AVAILABLE):
+            freed = re.match(r"\s*\(?\s*1\s*-", s.query) is None
+            share = 1 - min(s.values) if freed else v
+        elif s.metrics == {VOLUME_USED} and caps and max(caps[0].values) > 0:
+            share = v / max(caps[0].values)
+        if share is not None and (best is None or share > best[0]):
+            best = (share, s.cite(f"{share:.1%} used"))
+    return best
+
+
+def _metric_findings(ev: Evidence, done: set[ObjectRef]) -> list[Finding]:
+    """A PVC of a scoped pod whose kubelet volume stats show it (nearly) full, when no log or event did."""
+    out = []
+    for pod in scoped_pods(ev):
+        ns = ref_of(pod).namespace
+        for v in spec(pod).get("volumes") or []:
+            claim = dig(v, "persistentVolumeClaim", "claimName") if isinstance(v, dict) else None
+            ref = ObjectRef("PersistentVolumeClaim", ns, str(claim)) if claim else None
+            if ref is None or ref in done:
+                continue
+            used = volume_usage(ev, ns, str(claim))
+            if used is None or used[0] < FULL:
+                continue
+            done.add(ref)
+            wl = workload_of(ev, pod)
+            out.append(
+                finding(
+                    Category.STORAGE_FULL,
+                    ref,
+                    f"{wl}: volume {claim} is {used[0]:.0%} full",
+                    confidence=0.8,
+                    chain=(f"{wl} will fail to write", f"volume {claim} is {used[0]:.0%} full"),
+                    evidence=[EvidenceLine("metrics", used[1])],
+                    detector="storage_full",
+                    affects=affects(ev, pod) | {ref},
+                    details={"claim": ref.as_dict(), "usage": f"{used[0]:.1%}", "pod": ref_of(pod).name},
+                )
+            )
+    return out
+
+
 def volume_for(pod: Obj, container: str, text: str) -> ObjectRef | None:
     c = pod_container_specs(pod).get(container, {})
     vols = {v.get("name"): v for v in spec(pod).get("volumes") or [] if isinstance(v, dict)}
@@ -124,6 +186,9 @@ def detect(ev: Evidence) -> list[Finding]:
             continue
         wl = workload_of(ev, pod)
         claim = next((c for h in phits if (c := volume_for(pod, h.log.container, h.line))), None)
+        used = volume_usage(ev, claim.namespace, claim.name) if claim else None
+        if used is not None:
+            lines.append(EvidenceLine("metrics", used[1]))
         consumer = None if claim else app_caused_pressure(ev, pod)
         cause = (
             f"volume {claim.name} is full"
@@ -154,6 +219,7 @@ def detect(ev: Evidence) -> list[Finding]:
                     "message": lines[0].text[:200],
                     "evicted": evicted[:1000],
                     "pod": ref.name,
+                    "usage": f"{used[0]:.1%}" if used else None,
                     **(
                         {"node_pressure": True, "container": consumer[0], "usage": consumer[1], "request": consumer[2]}
                         if consumer
@@ -162,7 +228,8 @@ def detect(ev: Evidence) -> list[Finding]:
                 },
             )
         )
-    return out
+    claims = {f.culprit for f in out if f.culprit.kind == "PersistentVolumeClaim"}
+    return out + _metric_findings(ev, claims)
 
 
 DETECTOR = Detector(

@@ -14,15 +14,37 @@ if TYPE_CHECKING:
     from remediator.edits.index import SourceIndex
 
 
-def helm_source(index: SourceIndex, path: str, namespace: str, spec: dict[str, Any], release: str) -> AppSource:
+def helm_source(
+    index: SourceIndex,
+    path: str,
+    namespace: str,
+    spec: dict[str, Any],
+    release: str,
+    refs: dict[str, bool] | None = None,
+    remote: bool = False,
+) -> AppSource:
+    """``refs``: the Application's ``ref`` sources, True when that repository is the one checked out
+    (then ``$ref/file`` is a file of it). ``remote``: a chart from a Helm repository, whose
+    non-``$`` value files are files of the chart, not of Git."""
     h = as_map(spec.get("helm"))
     src = AppSource("helm", path, namespace=namespace, release=str(h.get("releaseName") or release or "release"))
     value_files = h.get("valueFiles")
     files = [str(v) for v in value_files if v] if isinstance(value_files, list) else []
-    files = files or ["values.yaml"]
+    files = files or ([] if remote else ["values.yaml"])
     root = index.repo / path
     for f in files:
         p = root / f
+        if f.startswith("$"):
+            name, _, rest = f[1:].partition("/")
+            if name not in (refs or {}):
+                src.errors.append(f"values file {f!r}: no source has ref: {name}")
+                continue
+            if not (refs or {}).get(name):
+                src.errors.append(f"values file {f!r} is in another repository (ref {name}) than the one checked out")
+                continue
+            p = index.repo / rest
+        elif remote:
+            continue  # a file of the chart itself
         if "://" in f:
             src.errors.append(f"{path}: values file {f!r} is remote; not edited")
         elif not within(index.repo, p):

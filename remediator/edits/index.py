@@ -33,7 +33,8 @@ from remediator.edits.origin import (
     ref_in,
     within,
 )
-from remediator.evidence.appsource import app_source
+from remediator.errors import RemediatorError
+from remediator.evidence.appsource import SourceSpec, app_source
 from remediator.evidence.store import CLUSTER_SCOPED, Obj
 from remediator.model import ObjectRef
 
@@ -44,13 +45,26 @@ NOT_MANIFESTS = {*kustomize.KUSTOMIZATION, "Chart.yaml", "Chart.lock"}
 class SourceIndex:
     """Indexes a checkout once; ``source`` resolves one Application source and caches it."""
 
-    def __init__(self, repo: Path) -> None:
+    def __init__(
+        self,
+        repo: Path,
+        charts: Callable[[SourceSpec], Path] | None = None,
+        remote: Callable[[str], list[dict[str, Any]]] | None = None,
+    ) -> None:
+        """``charts`` fetches a chart from a Helm repository (:func:`remediator.edits.render.fetch_chart`);
+        without it a remote chart's values are mapped from the values files alone. ``remote`` renders
+        a remote Kustomize base (:func:`remediator.edits.render.remote_base`); without it such a base
+        is an error of the source."""
         self.repo = repo
         self._root = repo.resolve()
         self._cache: dict[tuple[Any, ...], AppSource] = {}
         self._users: dict[str, list[str]] | None = None
         self._docs: dict[str, list[Any]] = {}
         self._walked: tuple[dict[str, Path], list[str]] | None = None
+        self.charts = charts
+        self.remote = remote
+        self._remote_docs: dict[str, list[dict[str, Any]]] = {}
+        self._apps: dict[str, DocRef | None] = {}
 
     def rel(self, path: Path) -> str:
         try:
@@ -111,8 +125,72 @@ class SourceIndex:
             return [self.source("", default_ns)]
         spec = app_source(app)
         ns = spec.namespace or default_ns
-        out = [self.source(s.path, ns, s.raw, spec.name) for s in spec.git]
+        refs = {s.ref: spec.cloned(s) for s in spec.sources if s.ref}
+        app_file = self.application_file(spec.name) if spec.name else None
+        out: list[AppSource] = []
+        for i, s in enumerate(spec.sources):
+            if s.remote_chart:
+                vfs = as_map(s.helm).get("valueFiles")
+                if not any(str(v).startswith("$") for v in (vfs if isinstance(vfs, list) else [])):
+                    continue  # nothing of it is in Git
+                src = self._remote_chart(s, ns, spec.name, refs)
+            elif s.in_git:
+                src = self.source(s.path, ns, s.raw, spec.name, refs)
+            else:
+                continue
+            src.app_file = app_file
+            src.app_path = ("spec", "sources", i) if spec.multi else ("spec", "source")
+            out.append(src)
         return out or [self.source("", ns)]
+
+    def _remote_chart(self, s: SourceSpec, ns: str, release: str, refs: dict[str, bool]) -> AppSource:
+        key = ("remote", s.repo_url, s.chart, s.target_revision, ns, repr(s.raw), repr(refs))
+        if key in self._cache:
+            return self._cache[key]
+        src = helm_source(self, "", ns, s.raw, release, refs, remote=True)
+        src.remote = f"chart {s.chart} {s.target_revision} from {s.repo_url}"
+        src.spec = s.raw
+        if self.charts is not None:
+            try:
+                src.chart_dir = str(self.charts(s))
+            except (RemediatorError, OSError) as e:
+                src.fetch_error = str(e)
+        else:
+            src.fetch_error = "charts are not fetched here"
+        self._cache[key] = src
+        return src
+
+    def remote_docs(self, entry: str) -> list[dict[str, Any]]:
+        """The objects of a remote Kustomize base, rendered once per index. Raises ValueError."""
+        if entry not in self._remote_docs:
+            if self.remote is None:
+                raise ValueError(f"{entry!r} is remote; it is resolved only with kubectl kustomize (remediator fix)")
+            try:
+                self._remote_docs[entry] = self.remote(entry)
+            except RemediatorError as e:
+                raise ValueError(f"remote base {entry!r}: {e}") from e
+        return self._remote_docs[entry]
+
+    def application_file(self, name: str) -> DocRef | None:
+        """The document of the repository that declares the Argo CD Application ``name`` (app-of-apps),
+        None when none or several do."""
+        if name not in self._apps:
+            found: list[DocRef] = []
+            for rel in self.manifest_files():
+                p = self.repo / rel
+                try:
+                    if p.is_symlink() or p.stat().st_size > MAX_BYTES:
+                        continue
+                    text = p.read_text(encoding="utf-8", errors="replace")
+                    if "Application" not in text or name not in text:
+                        continue
+                    for o in self.objects_in(p, rel, ""):
+                        if o.ref.kind == "Application" and o.ref.name == name:
+                            found.append(o.base or DocRef(rel, 0))
+                except (ValueError, OSError):
+                    continue
+            self._apps[name] = found[0] if len(found) == 1 else None
+        return self._apps[name]
 
     def desired(self, app: Obj | None, errors: list[str] | None = None, default_ns: str = "") -> list[Obj]:
         """What Git declares for the app: the objects of its sources as our own resolution renders
@@ -125,10 +203,15 @@ class SourceIndex:
         return out
 
     def source(
-        self, path: str, namespace: str = "", spec: dict[str, Any] | None = None, release: str = ""
+        self,
+        path: str,
+        namespace: str = "",
+        spec: dict[str, Any] | None = None,
+        release: str = "",
+        refs: dict[str, bool] | None = None,
     ) -> AppSource:
         spec = as_map(spec)
-        key = (path, namespace, repr(spec))
+        key = (path, namespace, repr(spec), repr(refs))
         if key in self._cache:
             return self._cache[key]
         root = self.repo / path
@@ -137,11 +220,12 @@ class SourceIndex:
                 "directory", path, errors=[f"{path or '.'}: the app's source path is not a folder of the repository"]
             )
         elif (root / "Chart.yaml").is_file():
-            src = helm_source(self, path, namespace, spec, release)
+            src = helm_source(self, path, namespace, spec, release, refs)
         elif any((root / k).is_file() for k in kustomize.KUSTOMIZATION):
             src = AppSource("kustomize", path, namespace=namespace)
             try:
                 src.objects = kustomize.resolve(self, root, namespace, src.errors, set())
+                kustomize.application_names(src.objects, as_map(spec.get("kustomize")))
             except ValueError as e:
                 src.errors.append(str(e))
             except OSError as e:

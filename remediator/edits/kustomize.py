@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from remediator.edits.origin import YAML_EXT, DocRef, Origin, Patch, as_map, copy_data, load_docs, within
+from remediator.edits.origin import YAML_EXT, DocRef, Origin, Patch, as_map, copy_data, load_docs, ref_in, within
 from remediator.evidence.relations import dig
 from remediator.evidence.store import CLUSTER_SCOPED
 from remediator.model import ObjectRef
@@ -22,6 +22,15 @@ if TYPE_CHECKING:
     from remediator.edits.index import SourceIndex
 
 KUSTOMIZATION = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def is_remote(entry: str) -> bool:
+    """A remote Kustomize resource: a URL, ``github.com/…``, ``git::…``, ``git@…``, ``…?ref=…``."""
+    return (
+        "://" in entry
+        or entry.startswith(("github.com/", "gitlab.com/", "bitbucket.org/", "git@", "git::", "ssh:"))
+        or "?ref=" in entry
+    )
 
 
 def kustomization_file(folder: Path) -> Path | None:
@@ -46,7 +55,7 @@ def resolve(index: SourceIndex, folder: Path, namespace: str, errors: list[str],
     objs: list[Origin] = []
 
     def local(entry: str, what: str) -> Path:
-        if "://" in entry or entry.startswith(("github.com/", "git@")):
+        if is_remote(entry):
             raise ValueError(f"{krel}: {what} {entry!r} is remote; only local paths are resolved")
         p = folder / entry
         if not within(index.repo, p):
@@ -56,6 +65,14 @@ def resolve(index: SourceIndex, folder: Path, namespace: str, errors: list[str],
         return p
 
     for entry in [*_paths(kd, "resources", krel), *_paths(kd, "bases", krel)]:
+        if is_remote(entry):
+            try:
+                docs = index.remote_docs(entry)
+            except ValueError as e:
+                raise ValueError(f"{krel}: resource {e}") from e
+            for i, d in enumerate(docs):
+                objs.append(Origin(ref_in(d, ""), DocRef(entry, i), partial(copy_data, d), remote=entry))
+            continue
         p = local(entry, "resource")
         if p.is_dir():
             objs += resolve(index, p, "", errors, seen)
@@ -116,6 +133,23 @@ def resolve(index: SourceIndex, folder: Path, namespace: str, errors: list[str],
         o.ref = ObjectRef(o.ref.kind, "" if o.ref.kind in CLUSTER_SCOPED else (new_ns or namespace), new_name)
         o._data = None
     return objs
+
+
+APP_LAYER = "(Application)"
+
+
+def application_names(objs: list[Origin], options: dict[str, Any]) -> None:
+    """The Application's own ``kustomize.namePrefix``/``nameSuffix`` (Argo CD applies them in a
+    kustomization wrapping the source, after everything in Git): the rendered names carry them, so
+    the cluster's names map back to the files."""
+    prefix, suffix = str(options.get("namePrefix") or ""), str(options.get("nameSuffix") or "")
+    for o in objs:
+        o.names[APP_LAYER] = o.ref.name
+        if (prefix or suffix) and o.ref.kind not in ("Namespace", "CustomResourceDefinition"):
+            new_name = f"{prefix}{o.ref.name}{suffix}"
+            o.ops.append(partial(_op_meta, "name", new_name))
+            o.ref = ObjectRef(o.ref.kind, o.ref.namespace, new_name)
+            o._data = None
 
 
 def _patches(index: SourceIndex, folder: Path, krel: str, kd: dict[str, Any], layer: str) -> list[Patch]:
@@ -183,7 +217,8 @@ def _seq(d: dict[str, Any], key: str, where: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ValueError(f"{where}: {key} must be a list, not {_type_name(value)}")
+        hint = f" (write {key}: [{value}])" if isinstance(value, str) and "\n" not in value else ""
+        raise ValueError(f"{where}: {key} must be a list, not {_type_name(value)}{hint}")
     return value
 
 

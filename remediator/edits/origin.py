@@ -54,6 +54,7 @@ class Origin:
     names: dict[str, str] = field(default_factory=dict)  # layer -> the name its patches see
     patches: list[Patch] = field(default_factory=list)  # in the order they apply
     generated: bool = False
+    remote: str = ""  # the remote Kustomize base it comes from (rendered by kubectl; never edited)
     ops: list[Op] = field(default_factory=list)  # kustomize transformations, in order
     _data: dict[str, Any] | None = None
 
@@ -80,6 +81,22 @@ class AppSource:
     namespace: str = ""
     recurse: bool = True
     spec: dict[str, Any] | None = None  # the Application source it came from
+    remote: str = ""  # a chart from a Helm repository: "chart c 1.2.3 from URL" ("" = a folder of Git)
+    chart_dir: str = ""  # the fetched chart's folder (remote charts; "" = not fetched)
+    fetch_error: str = ""  # why the remote chart could not be fetched
+    app_file: DocRef | None = None  # the repository file that declares the Application (app-of-apps)
+    app_path: tuple[Any, ...] = ("spec", "source")  # where this source is in the Application
+
+    @property
+    def scope(self) -> list[str]:
+        """Repository paths an edit of this source may touch: its folder ($values files for a remote
+        chart, and those outside the folder) and the file that declares the Application."""
+        out = [] if self.remote else [self.root]
+        out += [v for v in self.values_files if v not in out]
+        if self.app_file is not None:
+            out.append(self.app_file.file)
+        return out
+
     _by_name: dict[tuple[str, str], list[Origin]] | None = None
     _indexed: int = 0
 

@@ -24,10 +24,11 @@ from remediator.edits.index import SourceIndex, declared
 from remediator.edits.kustomize import kustomization_file
 from remediator.edits.locate import Refused, Workspace, remove_field, set_field
 from remediator.edits.origin import AppSource
-from remediator.edits.render import RenderError
+from remediator.edits.render import RenderError, fetch_chart, remote_base
 from remediator.edits.verify import cluster_version, verify
 from remediator.edits.yamlfile import EditError, dump_block
 from remediator.errors import InputError
+from remediator.evidence.appsource import SourceSpec
 from remediator.evidence.relations import dig
 from remediator.evidence.sources.githistory import History, object_history
 from remediator.evidence.store import Evidence
@@ -96,7 +97,7 @@ def remedy_context(
     what Git declares (the same objects the detectors see as ``Evidence.desired``)."""
     if not repo.is_dir():
         raise InputError(f"{repo}: the repository checkout is not a folder")
-    index = SourceIndex(repo)
+    index = SourceIndex(repo, charts=_fetch, remote=remote_base)
     sources = index.app_sources(ev.app, namespace)
     desired = declared(sources)
     return index, sources, Context(ev, policy, desired, image_history(object_history(repo, desired)))
@@ -134,7 +135,7 @@ def plan_fix(d: Diagnosis, ev: Evidence, repo: Path, policy: Policy) -> FixResul
         return res
     res.notes += [f"{r.rule}: does not apply: {r.reason}" for r in passed]
     res.proposal = out
-    ws = Workspace(repo, [s.root for s in sources], policy)
+    ws = Workspace(repo, [r for s in sources for r in s.scope], policy)
     try:
         for ch in out.changes:
             if isinstance(ch, SetField):
@@ -171,6 +172,11 @@ def plan_fix(d: Diagnosis, ev: Evidence, repo: Path, policy: Policy) -> FixResul
             )
         )
     return res
+
+
+def _fetch(s: SourceSpec) -> Path:
+    """A chart from a Helm repository, fetched into the cache (remediator.edits.render)."""
+    return fetch_chart(s.repo_url, s.chart, s.target_revision)
 
 
 def _source_for(sources: list[AppSource], ref: ObjectRef) -> AppSource:

@@ -14,7 +14,7 @@ from typing import Any
 from remediator.edits.locate import Refused, get_path
 from remediator.edits.origin import AppSource
 from remediator.edits.render import RenderError, render
-from remediator.edits.yamlfile import YamlFile
+from remediator.edits.yamlfile import YamlFile, plain
 from remediator.evidence.relations import dig
 from remediator.evidence.store import Evidence
 from remediator.model import ObjectRef
@@ -42,9 +42,22 @@ def verify(
             (scratch / rel).write_text(new, encoding="utf-8", newline="")
         rendered: list[dict[str, Any]] = []
         unrendered = False
+        edited = {rel: new for rel, _old, new in changed}
         for s in sources:
+            spec = _edited_spec(s, edited)
             try:
-                objs, how = render(scratch, s.kind, s.root, s.namespace, s.spec, s.release)
+                if s.remote and not s.chart_dir:
+                    raise RenderError(f"{s.remote} could not be fetched: {s.fetch_error}")
+                objs, how = render(
+                    scratch,
+                    s.kind,
+                    s.root,
+                    s.namespace,
+                    spec,
+                    s.release,
+                    chart_dir=Path(s.chart_dir) if s.chart_dir else None,
+                    value_paths=[scratch / v for v in s.values_files] if s.remote else None,
+                )
             except RenderError as e:
                 if s.kind != "helm":
                     raise
@@ -94,6 +107,22 @@ def verify(
         if rel.endswith((".yaml", ".yml")) and "{{" not in new:
             YamlFile.parse(new, rel)  # parses again, or raises
     return notes
+
+
+def _edited_spec(s: AppSource, edited: dict[str, str]) -> dict[str, Any] | None:
+    """The source as the edited Application file declares it (an override edited there), else as
+    the cluster's Application has it."""
+    if s.app_file is None or s.app_file.file not in edited:
+        return s.spec
+    yf = YamlFile.parse(edited[s.app_file.file], s.app_file.file)
+    data: Any = plain(yf.docs[s.app_file.doc].data) if s.app_file.doc < len(yf.docs) else None
+    for part in s.app_path:
+        data = (
+            data[part]
+            if isinstance(data, list) and isinstance(part, int) and part < len(data)
+            else (data.get(part) if isinstance(data, dict) else None)
+        )
+    return data if isinstance(data, dict) else s.spec
 
 
 def cluster_version(ev: Evidence) -> str | None:

@@ -7,6 +7,7 @@ resolve, Helm and Kustomize options - goes through :func:`app_source`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,8 +44,18 @@ class SourceSpec:
 
     @property
     def in_git(self) -> bool:
-        """A folder of a Git repository (not a chart from a Helm repository)."""
-        return not (self.chart and not self.has_path)
+        """A folder of a Git repository (not a chart from a Helm repository, not a bare ``ref``)."""
+        return not (self.chart and not self.has_path) and not self.ref_only
+
+    @property
+    def ref_only(self) -> bool:
+        """A ``ref:`` source without a path: a Git repository other sources read ``$ref/...`` files from."""
+        return bool(self.ref) and not self.has_path and not self.chart
+
+    @property
+    def remote_chart(self) -> bool:
+        """A chart from a Helm repository or an OCI registry (not a folder of Git)."""
+        return bool(self.chart) and not self.has_path
 
     @classmethod
     def parse(cls, entry: dict[str, Any]) -> SourceSpec:
@@ -72,8 +83,20 @@ class AppSourceSpec:
 
     @property
     def primary(self) -> SourceSpec | None:
-        """The source whose repository the bot edits: the first with a path, else the first."""
-        return next((s for s in self.sources if s.has_path), self.sources[0] if self.sources else None)
+        """The source whose repository the bot edits: the first with a path, else the first Git
+        ``ref`` source (the ``$values`` repository of a chart from a Helm repository), else the first."""
+        return next(
+            (s for s in self.sources if s.has_path),
+            next((s for s in self.sources if s.ref_only), self.sources[0] if self.sources else None),
+        )
+
+    def ref_source(self, name: str) -> SourceSpec | None:
+        """The source a ``$name/...`` value file refers to."""
+        return next((s for s in self.sources if s.ref == name), None)
+
+    def cloned(self, source: SourceSpec) -> bool:
+        """Whether ``source`` is in the repository the bot clones (the primary source's)."""
+        return same_repo(source.repo_url, self.repo_url)
 
     @property
     def git(self) -> list[SourceSpec]:
@@ -87,6 +110,18 @@ class AppSourceSpec:
     @property
     def target_revision(self) -> str:
         return self.primary.target_revision if self.primary else ""
+
+
+def normalise_repo_url(url: str) -> str:
+    """A Git URL in one form (scheme, user, ``.git`` suffix, case and ``git@host:`` style ignored)."""
+    u = url.strip().lower().rstrip("/").removesuffix(".git")
+    u = re.sub(r"^[a-z+]+://", "", u)
+    u = re.sub(r"^[^@/]+@", "", u)
+    return u.replace(":", "/", 1) if ":" in u.split("/", 1)[0] and not re.match(r"^[^/]+:\d+/", u) else u
+
+
+def same_repo(a: str, b: str) -> bool:
+    return bool(a) and bool(b) and normalise_repo_url(a) == normalise_repo_url(b)
 
 
 def app_source(application: Obj | None) -> AppSourceSpec:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from remediator.publish.checkout import check_ref_name, safe_component
 
@@ -130,3 +130,14 @@ class Provider(Protocol):
         """Labels, reviewers, assignees: best effort; returns what could not be set."""
 
     def close(self, pr: PullRequest) -> None: ...
+
+
+@runtime_checkable
+class CommandHost(Protocol):
+    """A provider that can answer the commands on the bot's pull requests (GitHub)."""
+
+    def pull(self, number: int) -> PullRequest | None:
+        """The pull request ``number`` of this repository, None when there is none."""
+
+    def permission(self, login: str) -> str:
+        """``login``'s permission on this repository: admin, maintain, write, triage, read or none."""

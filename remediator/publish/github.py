@@ -203,6 +203,59 @@ def check_credentials(
     return None
 
 
+# What the App needs on a repository: push a branch, open and comment on pull requests.
+APP_PERMISSIONS = {"contents": "write", "pull_requests": "write", "metadata": "read"}
+_LEVEL = {"read": 1, "write": 2, "admin": 3}
+
+
+def repo_access(
+    slug: str, token: str | None, app: GitHubApp | None, base_url: str = "https://api.github.com", timeout: float = 10.0
+) -> str:
+    """What the credentials may do on ``owner/name``, read from the API without pushing: a token's
+    ``permissions.push`` (``GET /repos/{owner}/{repo}``), an App's installation on the repository
+    (``GET /repos/{owner}/{repo}/installation``) and its permissions. Returns a one-line summary when
+    it can read the repository and push a branch, else raises ForbiddenError / NotFoundError / ..."""
+    owner, _, name = slug.partition("/")
+    if not owner or not name or "/" in name:
+        raise InputError(f"--repo {slug!r}: give the repository as owner/name")
+    if app is not None:
+        try:
+            inst = app._integration().get_repo_installation(owner, name)
+            iid, perms = int(inst.id), dict(inst.permissions or {})
+        except Exception as e:
+            raise app._fail(e, f"find the installation on {slug}") from e
+        if app.installation_id is not None and app.installation_id != iid:
+            raise InputError(
+                f"GitHub App {app.app_id} is installed on {slug} as installation {iid}, "
+                f"not the configured {app.installation_id} (REMEDIATOR_GITHUB_APP_INSTALLATION_ID)"
+            )
+        missing = [f"{k}: {v}" for k, v in APP_PERMISSIONS.items() if _LEVEL.get(str(perms.get(k)), 0) < _LEVEL[v]]
+        if missing:
+            raise ForbiddenError(f"GitHub App {app.app_id} on {slug} (installation {iid}) lacks {', '.join(missing)}")
+        return f"App {app.app_id} installed (installation {iid}): contents: write, pull_requests: write"
+    if not token:
+        raise InputError("no GitHub credentials (GITHUB_TOKEN, or REMEDIATOR_GITHUB_APP_ID and its private key)")
+    gh = Github(auth=Auth.Token(token), base_url=base_url.rstrip("/"), timeout=int(timeout), retry=None)
+    try:
+        repo = gh.get_repo(slug)
+        can = repo.permissions
+    except GithubException as e:
+        if e.status == 401:
+            raise ForbiddenError("GitHub rejected GITHUB_TOKEN (401 Bad credentials)") from None
+        if e.status in (403, 404):
+            raise NotFoundError(f"GitHub {slug}: not found, or the token cannot read it ({e.status})") from None
+        raise TemporaryError(f"GitHub GET /repos/{slug}: {e.status}") from None
+    except Exception as e:
+        raise TemporaryError(
+            f"cannot reach GitHub at {base_url}: {type(e).__name__}: {_redacting(e, [token])[:200]}"
+        ) from None
+    if can is None:
+        return "readable (GitHub did not report the token's permissions)"
+    if not (can.push or can.maintain or can.admin):
+        raise ForbiddenError(f"GitHub {slug}: the token can read but not push (permissions.push is false)")
+    return "the token can read and push"
+
+
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
@@ -465,3 +518,30 @@ class GitHubProvider:
             self._get(pr).edit(state="closed")
         except Exception as e:
             raise self._fail(e, f"close pull request {pr.number}") from e
+
+    # --- commands on the bot's pull requests (service/commands) -----------------------------
+
+    @_refreshing
+    def pull(self, number: int) -> PullRequest | None:
+        """The pull request ``number``, None when GitHub has none (a 404, or an issue)."""
+        try:
+            return self._pr(self.repo.get_pull(number))
+        except GithubException as e:
+            if e.status == 404:
+                return None
+            raise self._fail(e, f"get pull request {number}") from e
+        except Exception as e:
+            raise self._fail(e, f"get pull request {number}") from e
+
+    @_refreshing
+    def permission(self, login: str) -> str:
+        """``GET /repos/{owner}/{repo}/collaborators/{login}/permission``: admin, maintain, write,
+        triage, read or none (a 404: not a collaborator)."""
+        try:
+            return str(self.repo.get_collaborator_permission(login))
+        except GithubException as e:
+            if e.status == 404:
+                return "none"
+            raise self._fail(e, f"read the permission of {login} on") from e
+        except Exception as e:
+            raise self._fail(e, f"read the permission of {login} on") from e

@@ -35,6 +35,10 @@ ReviewNotes = Callable[[Path, Iterable[str]], list[str]]
 """The bot's own review of the edited files as committed (clone root, repo-relative files) -> one
 note per issue, for the PR body. Given by the caller: publishing does not run the review."""
 
+Rejected = Callable[[str, str], str | None]
+"""(app, fingerprint) -> the URL of a pull request that proposed exactly that change and was
+rejected (the service's journal: ``/remediator close``, a PR closed unmerged), else None."""
+
 
 @dataclass
 class Outcome:
@@ -73,6 +77,7 @@ def propose(
     why: tuple[str, str] | None = None,
     dry_run: bool = False,
     review_notes: ReviewNotes | None = None,
+    rejected: Rejected | None = None,
 ) -> Outcome:
     """``why``: (narrative, its source) from model assist, for the PR body. ``dry_run``: read
     everything, write nothing (no push, PR, comment); the outcome lists what would be done.
@@ -82,7 +87,7 @@ def propose(
     if dry_run:
         provider = DryRun(provider, would)
         checkout.dry_run, checkout.would = True, would
-    out = _propose(d, ev, policy, provider, checkout, revision, why, review_notes)
+    out = _propose(d, ev, policy, provider, checkout, revision, why, review_notes, rejected)
     if dry_run:
         out.dry_run, out.would = True, would
         if out.pr is not None and out.pr.number == 0:
@@ -102,6 +107,7 @@ def _propose(
     revision: str | None,
     why: tuple[str, str] | None,
     review_notes: ReviewNotes | None,
+    rejected: Rejected | None = None,
 ) -> Outcome:
     app = d.app or str(dig(ev.app, "metadata", "name") or "app")
     who = Identity(policy.git.name, policy.git.email)
@@ -128,7 +134,7 @@ def _propose(
         out = _healthy(app, policy, bot)
     else:
         assert f is not None
-        out = _unhealthy(d, ev, policy, bot, checkout, revision, app, f, who, closed, why, review_notes)
+        out = _unhealthy(d, ev, policy, bot, checkout, revision, app, f, who, closed, why, review_notes, rejected)
     out.warnings[:0] = warnings
     return out
 
@@ -168,6 +174,7 @@ def _unhealthy(
     closed: Callable[[], tuple[PullRequest, ...]],
     why: tuple[str, str] | None,
     review_notes: ReviewNotes | None,
+    rejected: Rejected | None = None,
 ) -> Outcome:
     ck, ek = cause_key(app, f), evidence_key(d)
     mine = [p for p in bot.pulls("open") if p.marker.get("cause") == ck]
@@ -184,7 +191,7 @@ def _unhealthy(
     for attempt in range(2):
         try:
             return _attempt(
-                d, ev, policy, bot, checkout, revision, app, f, who, ck, ek, mine, closed, why, review_notes
+                d, ev, policy, bot, checkout, revision, app, f, who, ck, ek, mine, closed, why, review_notes, rejected
             )
         except PushRejected as e:
             if attempt == 1:
@@ -208,6 +215,7 @@ def _attempt(
     closed: Callable[[], tuple[PullRequest, ...]],
     why: tuple[str, str] | None = None,
     review_notes: ReviewNotes | None = None,
+    rejected: Rejected | None = None,
 ) -> Outcome:
     provider = bot.provider
     base = checkout.sync(revision)
@@ -217,6 +225,13 @@ def _attempt(
         reasons = "; ".join(f"{r.reason} ({r.rule})" for r in res.refused) or "the source already has the change"
         return Outcome("no-edit", f"no pull request: {reasons}", fix=res)
     fp = res.fingerprint
+    refused = rejected(app, fp) if rejected is not None else None
+    if refused:
+        return Outcome(
+            "rejected-before",
+            f"{refused} proposed exactly this change and was rejected (closed without merging); not proposing it again",
+            fix=res,
+        )
     merged = next((p for p in closed() if p.merged and p.marker.get("fingerprint") == fp), None)
     if merged is not None:
         return Outcome(
@@ -235,7 +250,7 @@ def _attempt(
         since=since(ev, f),
         argocd_url=pol.argocd_url,
         app_namespace=str(dig(ev.app, "metadata", "namespace") or "argocd"),
-        runbook=pol.runbook,
+        runbook=policy.runbooks.get(f.category.value) or pol.runbook,
         why=why[0] if why else None,
         why_source=why[1] if why else "deterministic",
     )
@@ -343,6 +358,18 @@ def _after_failed_create(bot: Bot, checkout: Checkout, branch: str, pushed: bool
         with contextlib.suppress(RemediatorError):
             checkout.delete_remote_branch(branch)
     raise error
+
+
+def alert_resolved(provider: Provider, policy: Policy, app: str, pr_url: str, text: str, key: str) -> bool:
+    """Say on the bot's open PR ``pr_url`` for ``app`` that an alert resolved, once per ``key`` (the
+    alert's fingerprint and start). Returns whether a comment was added."""
+    bot = Bot(provider, provider.login(policy.pull_requests.bot_login), policy.git.branch_prefix)
+    tag = marker(resolved=key)
+    for pr in bot.pulls("open"):
+        if pr.url == pr_url and pr.marker.get("app") == app and not bot.said(pr, tag):
+            provider.comment(pr, text + "\n" + tag)
+            return True
+    return False
 
 
 def _comment_once(bot: Bot, pr: PullRequest, text: str, key: str) -> bool:

@@ -8,6 +8,7 @@ from remediator.remedies import (
     config_ref,
     container_command,
     cpu_arch,
+    cpu_limit,
     ephemeral_storage,
     external_service,
     hpa_requests,
@@ -30,6 +31,7 @@ from remediator.remedies import (
     security_context,
     service_port,
     service_selector,
+    volume_expand,
 )
 from remediator.remedies.base import Remedy
 
@@ -53,6 +55,8 @@ ALL: tuple[Remedy, ...] = (
     limitrange_bounds.REMEDY,
     quota_raise.REMEDY,
     ephemeral_storage.REMEDY,
+    volume_expand.REMEDY,  # a full PVC (ephemeral-storage handles emptyDir and ephemeral limits)
+    cpu_limit.REMEDY,
     security_context.REMEDY,
     rollout_recreate.REMEDY,
     node_selector.REMEDY,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from remediator.evidence.metrics import MEMORY, for_container
 from remediator.evidence.relations import dig, workload_of
 from remediator.evidence.store import ref_of
 from remediator.model import Category, Finding
@@ -39,6 +40,22 @@ def observed_peak(ctx: Context, f: Finding, container: str) -> int | None:
     return peak
 
 
+def prometheus_peak(ctx: Context, f: Finding, container: str) -> tuple[int, str, str] | None:
+    """The largest working set of the container in a Prometheus answer (cAdvisor's
+    ``container_memory_working_set_bytes``, its kube-prometheus-stack recording rule, ``max_over_time`` or
+    VictoriaMetrics ``rollup`` forms): (bytes, window, query)."""
+    obj = ctx.obj(f.culprit)
+    only_one = len(dig(obj or {}, "spec", "template", "spec", "containers") or []) == 1
+    best: tuple[int, str, str] | None = None
+    for s in for_container(ctx.ev, f.culprit.namespace, f.culprit.name + "-", container, only_one):
+        if not s.uses(*MEMORY):
+            continue
+        v = int(max(s.values))
+        if best is None or v > best[0]:
+            best = (v, s.window, s.query)
+    return best
+
+
 def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
     cat = f.category.value
     cname = str(f.details.get("container") or "")
@@ -58,6 +75,9 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
     except ValueError as e:
         return Refusal(cat, f"{f.culprit} container {cname}: {e}", "memory-limit")
     peak = observed_peak(ctx, f, cname)
+    prom = prometheus_peak(ctx, f, cname)
+    if prom is not None and (peak is None or prom[0] > peak):
+        peak = prom[0]
     bases = [q.value for q in (limit,) if q is not None] + ([Decimal(peak)] if peak else [])
     if not bases and request is not None:
         bases = [request.value]
@@ -96,6 +116,9 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
         if peak and (limit is None or peak > limit.value)
         else f"the limit {limit_text}"
     )
+    if prom is not None:
+        shown = format_like(round_up(prom[0], 1024 * 1024), like)
+        basis += f" (Prometheus: working-set peak {shown} over {prom[1]}, query {prom[2][:200]})"
     return Proposal(
         remedy="memory-limit",
         reason=(

@@ -2,17 +2,20 @@
 
 The evidence that the previous image fit is an older ReplicaSet of the workload with another image
 whose pods run without OOM kills or restarts, or a memory metric (Prometheus answer in ``probes/``)
-of the container under the previous image that stayed below the limit. A memory regression is a
+of the container under the previous image that stayed below the limit, or a range query of its working
+set flat before the current image's ReplicaSet was created and climbing to the limit after it (the
+query, the values and the revision time are cited). A memory regression is a
 release problem: raising the limit only delays it. Without such history this remedy refuses and
 ``memory-limit`` runs next.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from remediator.evidence.metrics import prometheus_series
+from remediator.evidence.metrics import MEMORY, for_container, prometheus_series
 from remediator.evidence.relations import dig, owner_refs
 from remediator.evidence.store import Obj, ref_of
 from remediator.model import Category, Finding
@@ -97,6 +100,66 @@ def metrics_fit(ctx: Context, f: Finding, container: str, current: str, limit: D
     return fits[0] if len(fits) == 1 else None
 
 
+def _time(text: object) -> float | None:
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _revision(rs: Obj) -> int:
+    rev = str(dig(rs, "metadata", "annotations", "deployment.kubernetes.io/revision") or "0")
+    return int(rev) if rev.isdigit() else 0
+
+
+def release_trend(
+    ctx: Context, f: Finding, container: str, current: str, limit: Decimal | None
+) -> tuple[str, str] | None:
+    """(previous image, what shows it) when a range query of the container's working set is flat before the
+    current image's ReplicaSet was created and climbs towards the limit after it."""
+    if limit is None:
+        return None
+    sets = [rs for rs in ctx.ev.all("ReplicaSet", f.culprit.namespace) if f.culprit in owner_refs(rs)]
+    now = [rs for rs in sets if container_of(rs, container).get("image") == current]
+    if not now:
+        return None
+    new_rs = max(now, key=_revision)
+    released = _time(dig(new_rs, "metadata", "creationTimestamp"))
+    older = [
+        rs
+        for rs in sets
+        if _revision(rs) < _revision(new_rs)
+        and container_of(rs, container).get("image") not in (None, "", current)
+        and (_quantity(dig(container_of(rs, container), "resources", "limits", "memory")) or limit + 1) <= limit
+    ]
+    if released is None or not older:
+        return None
+    previous = str(container_of(max(older, key=_revision), container).get("image"))
+    obj = ctx.obj(f.culprit)
+    only_one = len(dig(obj or {}, "spec", "template", "spec", "containers") or []) == 1
+    for se in for_container(ctx.ev, f.culprit.namespace, f.culprit.name + "-", container, only_one):
+        if not se.uses(*MEMORY) or len(se.times) != len(se.values):
+            continue
+        before = [v for t, v in zip(se.times, se.values, strict=True) if t < released]
+        after = [v for t, v in zip(se.times, se.values, strict=True) if t >= released]
+        if len(before) < 3 or len(after) < 3:
+            continue
+        lim = float(limit)
+        flat = max(before) - min(before) <= 0.1 * lim
+        climbing = (
+            after[-1] - after[0] >= 0.25 * lim and max(after) >= 0.8 * lim and max(after) > max(before) + 0.2 * lim
+        )
+        if flat and climbing:
+            mib = 1024 * 1024
+            shown = (
+                f"working set flat at {min(before) / mib:.0f}-{max(before) / mib:.0f}Mi before revision "
+                f"{_revision(new_rs)} ({ref_of(new_rs).name}, created {dig(new_rs, 'metadata', 'creationTimestamp')}), "
+                f"climbing from {after[0] / mib:.0f}Mi to {max(after) / mib:.0f}Mi after it"
+            )
+            return previous, f"{shown}; {se.cite(f'{max(after) / mib:.0f}Mi peak')}"
+    return None
+
+
 def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
     cat = f.category.value
     cname = str(f.details.get("container") or "")
@@ -118,6 +181,10 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
     if previous is None:
         previous = metrics_fit(ctx, f, cname, running, limit)
         where = "the memory metric, which stayed below the limit under it"
+    if previous is None:
+        trend = release_trend(ctx, f, cname, running, limit)
+        if trend is not None:
+            previous, where = trend[0], f"the memory metric: {trend[1]}"
     if previous is None:
         return Refusal(
             cat,

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from remediator.errors import InputError
 from remediator.redact import redact
@@ -38,7 +39,9 @@ CREATE TABLE IF NOT EXISTS incidents (
     message TEXT NOT NULL DEFAULT '',
     pr_url TEXT NOT NULL DEFAULT '',
     cause TEXT NOT NULL DEFAULT '',
-    crashes INTEGER NOT NULL DEFAULT 0  -- runs during which the process died
+    crashes INTEGER NOT NULL DEFAULT 0,  -- runs during which the process died
+    category TEXT NOT NULL DEFAULT '',   -- the top finding's category (e.g. oom-killed)
+    culprit TEXT NOT NULL DEFAULT ''     -- the object the top finding blames (Kind/namespace/name)
 );
 CREATE INDEX IF NOT EXISTS incidents_app_state ON incidents(app, state);
 CREATE INDEX IF NOT EXISTS incidents_state_due ON incidents(state, due);
@@ -47,6 +50,20 @@ CREATE TABLE IF NOT EXISTS attempts (
     cause TEXT NOT NULL,
     prs INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (app, cause)
+);
+CREATE TABLE IF NOT EXISTS pull_requests (  -- what became of the bot's PRs (GitHub events, commands)
+    pr_url TEXT PRIMARY KEY,
+    app TEXT NOT NULL,
+    state TEXT NOT NULL,            -- merged (the fix awaits verification) | rejected
+    fingerprint TEXT NOT NULL DEFAULT '',
+    cause TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pull_requests_app_fp ON pull_requests(app, fingerprint);
+CREATE TABLE IF NOT EXISTS deliveries (  -- GitHub webhook deliveries handled (X-GitHub-Delivery)
+    id TEXT PRIMARY KEY,
+    received REAL NOT NULL
 );
 """
 
@@ -67,12 +84,19 @@ class Incident:
     message: str
     pr_url: str
     crashes: int = 0
+    updated: float = 0.0
+    cause: str = ""
+    category: str = ""
+    culprit: str = ""
 
 
 COLUMNS = (
     "id, app, source, payload, state, stage, received, due, updated, runs, deduplicated, outcome, message, "
-    "pr_url, cause, crashes"
+    "pr_url, cause, crashes, category, culprit"
 )
+STATES = ("queued", "running", "done", "failed", "refused")
+LIST_DEFAULT = 50
+LIST_MAX = 500
 PLAIN_KEYS = frozenset({"app", "namespace", "revision"})  # validated names and ids: stored as they are
 MAX_RETRY_AFTER = 24 * 3600.0  # a code host asking for more is not believed
 
@@ -103,6 +127,9 @@ class Journal:
             cols = {r[1] for r in self._db.execute("PRAGMA table_info(incidents)")}
             if "crashes" not in cols:  # a journal from before the crash count
                 self._db.execute("ALTER TABLE incidents ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0")
+            for col in ("category", "culprit"):  # a journal from before they were kept
+                if col not in cols:
+                    self._db.execute(f"ALTER TABLE incidents ADD COLUMN {col} TEXT NOT NULL DEFAULT ''")
         except (OSError, sqlite3.Error) as e:
             why = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
             raise InputError(f"journal {path}: cannot open or create it as an SQLite database ({why})") from e
@@ -115,6 +142,7 @@ class Journal:
         return Incident(
             id=r[0], app=r[1], source=r[2], payload=json.loads(r[3]), state=r[4], stage=r[5], received=r[6],
             due=r[7], runs=r[9], deduplicated=r[10], outcome=r[11], message=r[12], pr_url=r[13], crashes=r[15],
+            updated=r[8], cause=r[14], category=r[16], culprit=r[17],
         )  # fmt: skip
 
     def recover(self, max_attempts: int = 3) -> tuple[int, int]:
@@ -219,6 +247,31 @@ class Journal:
             )
         return iid
 
+    def resolve(self, app: str, alert: dict[str, Any]) -> tuple[Incident, str] | None:
+        """Record a resolved alert (once per fingerprint and start) in the ``resolved`` list of the
+        app's latest incident that was not refused. Returns that incident and the app's latest pull
+        request URL (from an earlier incident while this one waits), or None when the app has none."""
+        with self._lock:
+            r = self._db.execute(
+                f"SELECT {COLUMNS} FROM incidents WHERE app=? AND state!='refused' ORDER BY received DESC LIMIT 1",
+                (app,),
+            ).fetchone()
+            if r is None:
+                return None
+            inc = self._row(r)
+            seen = inc.payload.setdefault("resolved", [])
+            key = (alert.get("fingerprint"), alert.get("startsAt"))
+            if isinstance(seen, list) and all((a.get("fingerprint"), a.get("startsAt")) != key for a in seen):
+                seen.append(scrub(alert))
+                self._db.execute(
+                    "UPDATE incidents SET payload=?, updated=? WHERE id=?",
+                    (json.dumps(inc.payload), time.time(), inc.id),
+                )
+            pr = self._db.execute(
+                "SELECT pr_url FROM incidents WHERE app=? AND pr_url!='' ORDER BY received DESC LIMIT 1", (app,)
+            ).fetchone()
+        return inc, str(pr[0]) if pr else ""
+
     def claim(self, busy: set[str], limit: int) -> list[Incident]:
         """Due queued incidents of apps not running now, marked running (one per app)."""
         now = time.time()
@@ -245,11 +298,32 @@ class Journal:
         with self._lock:
             self._db.execute("UPDATE incidents SET stage=?, updated=? WHERE id=?", (stage, time.time(), iid))
 
-    def finish(self, iid: str, state: str, outcome: str, message: str, pr_url: str = "", cause: str = "") -> None:
+    def finish(
+        self,
+        iid: str,
+        state: str,
+        outcome: str,
+        message: str,
+        pr_url: str = "",
+        cause: str = "",
+        category: str = "",
+        culprit: str = "",
+    ) -> None:
         with self._lock:
             self._db.execute(
-                "UPDATE incidents SET state=?, stage='finished', outcome=?, message=?, pr_url=?, cause=?, updated=? WHERE id=?",
-                (state, outcome, redact(message)[:2000], redact(pr_url), cause, time.time(), iid),
+                "UPDATE incidents SET state=?, stage='finished', outcome=?, message=?, pr_url=?, cause=?, category=?, "
+                "culprit=?, updated=? WHERE id=?",
+                (
+                    state,
+                    outcome,
+                    redact(message)[:2000],
+                    redact(pr_url),
+                    cause,
+                    category,
+                    redact(culprit),
+                    time.time(),
+                    iid,
+                ),
             )
 
     def count_pr(self, app: str, cause: str) -> int:
@@ -281,6 +355,48 @@ class Journal:
             rows = self._db.execute(f"SELECT {COLUMNS} FROM incidents ORDER BY received").fetchall()
         return [self._row(r) for r in rows]
 
+    @classmethod
+    def open_readonly(cls, path: Path) -> Journal:
+        """The journal at ``path`` for reading only (``remediator incidents``): never created,
+        never migrated, never written; a missing or foreign file is an ``InputError``."""
+        if not path.is_file():
+            why = "it is a directory" if path.is_dir() else "no such file"
+            raise InputError(f"journal {path}: {why} (serve writes it; pass its path with --journal)")
+        self = cls.__new__(cls)
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(
+                f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+            )
+            self._db.execute(f"SELECT {COLUMNS} FROM incidents LIMIT 0").fetchall()
+        except sqlite3.Error as e:
+            raise InputError(f"journal {path}: not a readable remediator journal ({e})") from e
+        return self
+
+    def recent(self, app: str | None = None, state: str | None = None, limit: int = LIST_DEFAULT) -> list[Incident]:
+        """The most recently received incidents first, at most ``limit`` (1 to 500), of ``app`` and
+        in ``state`` when given. Read-only."""
+        if not 1 <= limit <= LIST_MAX:
+            raise InputError(f"limit: {limit} is not between 1 and {LIST_MAX}")
+        if state is not None and state not in STATES:
+            raise InputError(f"state: {state!r} is not one of {', '.join(STATES)}")
+        where: list[str] = []
+        args: list[Any] = []
+        if app:
+            where.append("app=?")
+            args.append(app)
+        if state:
+            where.append("state=?")
+            args.append(state)
+        sql = f"SELECT {COLUMNS} FROM incidents"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY received DESC, rowid DESC LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(sql, (*args, limit)).fetchall()
+        return [self._row(r) for r in rows]
+
     def ping(self) -> bool:
         try:
             with self._lock:
@@ -288,3 +404,67 @@ class Journal:
             return True
         except sqlite3.Error:
             return False
+
+    # --- the bot's pull requests, as GitHub tells (remediator.service.commands) ---------------
+
+    def first_delivery(self, delivery: str) -> bool:
+        """Record a webhook delivery id; False when it was handled before (a replay). Ids older than
+        a week are forgotten."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("DELETE FROM deliveries WHERE received<?", (now - 7 * 24 * 3600,))
+            return bool(
+                self._db.execute(
+                    "INSERT OR IGNORE INTO deliveries (id, received) VALUES (?,?)", (delivery[:100], now)
+                ).rowcount
+            )
+
+    def forget_delivery(self, delivery: str) -> None:
+        """Handling the delivery failed: a redelivery (GitHub's "Redeliver", or its own retry) is
+        then acted on rather than answered as a replay."""
+        with self._lock:
+            self._db.execute("DELETE FROM deliveries WHERE id=?", (delivery[:100],))
+
+    def pr_closed(self, app: str, pr_url: str, merged: bool, fingerprint: str, cause: str, reason: str) -> None:
+        """A bot PR was merged (its fix now awaits verification) or closed unmerged (rejected: the
+        same change, ``fingerprint``, is not proposed again for ``app``); the app's incidents that
+        name the PR say so at once."""
+        state = "merged" if merged else "rejected"
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO pull_requests (pr_url, app, state, fingerprint, cause, reason, updated) "
+                "VALUES (?,?,?,?,?,?,?) ON CONFLICT(pr_url) DO UPDATE SET state=excluded.state, "
+                "fingerprint=excluded.fingerprint, cause=excluded.cause, reason=excluded.reason, updated=excluded.updated",
+                (redact(pr_url), app, state, fingerprint, cause, redact(reason)[:500], now),
+            )
+            self._db.execute(
+                "UPDATE incidents SET outcome=?, message=?, updated=? WHERE app=? AND pr_url=? AND state='done'",
+                (
+                    "merged" if merged else "rejected",
+                    "PR merged: the fix awaits verification (the next run after the sync says whether it worked)"
+                    if merged
+                    else redact(f"PR closed without merging: {reason}")[:2000],
+                    now,
+                    app,
+                    redact(pr_url),
+                ),
+            )
+
+    def rejected(self, app: str, fingerprint: str) -> str | None:
+        """The URL of the app's rejected PR that proposed exactly the change ``fingerprint``, if any."""
+        if not fingerprint:
+            return None
+        with self._lock:
+            row = self._db.execute(
+                "SELECT pr_url FROM pull_requests WHERE app=? AND fingerprint=? AND state='rejected' "
+                "ORDER BY updated DESC LIMIT 1",
+                (app, fingerprint),
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def pr_state(self, pr_url: str) -> str | None:
+        """merged | rejected, when the journal knows what became of the PR."""
+        with self._lock:
+            row = self._db.execute("SELECT state FROM pull_requests WHERE pr_url=?", (redact(pr_url),)).fetchone()
+        return str(row[0]) if row else None

@@ -82,9 +82,10 @@ class Alert(BaseModel):
     status: Literal["firing", "resolved"] = "firing"
     labels: dict[str, str] = {}
     startsAt: str | None = None
+    endsAt: str | None = None
     fingerprint: str | None = None
 
-    _plain = field_validator("startsAt", "fingerprint")(_printable)
+    _plain = field_validator("startsAt", "endsAt", "fingerprint")(_printable)
 
     @field_validator("labels")
     @classmethod
@@ -95,12 +96,13 @@ class Alert(BaseModel):
 
     def journaled(self) -> dict[str, Any]:
         """What the journal keeps: status, the labels used to find the app (and the alert's name),
-        startsAt and fingerprint."""
+        startsAt, endsAt (resolved alerts) and fingerprint."""
         keep = {key for key, _ in WORKLOAD_LABELS} | MAPPING_LABELS
         return {
             "status": self.status,
             "labels": {k: v for k, v in self.labels.items() if k in keep},
             "startsAt": self.startsAt,
+            **({"endsAt": self.endsAt} if self.status == "resolved" else {}),
             "fingerprint": self.fingerprint,
         }
 

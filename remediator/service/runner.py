@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,12 +13,25 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from remediator.diagnose import Diagnosis
+from remediator.evidence.relations import dig
 from remediator.evidence.store import Evidence, Obj
-from remediator.flow import CredentialsCheck, GitToken, NoRepository, PullRequestTarget, Refusal, repository, run
+from remediator.flow import (
+    CredentialsCheck,
+    FlowResult,
+    GitToken,
+    NoRepository,
+    PullRequestTarget,
+    Refusal,
+    repository,
+    run,
+)
+from remediator.notify import Notifier
+from remediator.notify import message as note
 from remediator.policy import Policy
-from remediator.publish.base import Provider
-from remediator.publish.propose import ReviewNotes, cause_key
+from remediator.publish.base import Provider, PullRequest
+from remediator.publish.propose import ReviewNotes, alert_resolved, cause_key
 from remediator.service.journal import Journal
+from remediator.views.diagnosis import next_steps
 
 
 @dataclass
@@ -28,6 +42,8 @@ class RunResult:
     pr_url: str = ""
     cause: str = ""
     durations: dict[str, float] = field(default_factory=dict)
+    category: str = ""  # of the top finding (journaled, shown by `remediator incidents`)
+    culprit: str = ""
 
 
 class Runner(Protocol):
@@ -80,6 +96,7 @@ class FlowRunner:
         review_notes: ReviewNotes | None = None,
         report_only: bool = False,
         credentials: CredentialsCheck | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         """``credentials``: whether the provider accepts its credentials (part of :meth:`ready`)."""
         self.load = load
@@ -94,6 +111,8 @@ class FlowRunner:
         self.review_notes = review_notes
         self.report_only = report_only  # diagnose and journal; the PR target runs dry (no PR, no push)
         self.credentials = credentials
+        # chat/webhook/email notifications of the policy (best effort, never fails a run)
+        self.notifier = notifier or (Notifier(policy.notifications) if policy.notifications.channels else None)
         self._credentials: tuple[float, str | None] = (-1e9, None)
         self._apps: tuple[float, list[Obj]] = (0.0, [])
         self._repo_locks: dict[Path, threading.Lock] = {}
@@ -136,9 +155,22 @@ class FlowRunner:
             return self._credentials[1]
         return None
 
+    def alert_resolved(self, app: str, pr_url: str, text: str, key: str) -> bool:
+        """Say on the app's open PR ``pr_url`` that its alert resolved (never in report-only mode)."""
+        if self.report_only or not pr_url:
+            return False
+        url = self.repo_url_override(app) if self.repo_url_override else None
+        if not url:
+            a = next((a for a in self.applications() if dig(a, "metadata", "name") == app), None)
+            url = str(dig(a, "spec", "source", "repoURL") or dig(a, "spec", "sources", 0, "repoURL") or "")
+        if not url:
+            return False
+        return alert_resolved(self.provider_for(url), self.policy, app, pr_url, text, key)
+
     def run(self, app: str, payload: dict[str, Any], stage: Callable[[str], None]) -> RunResult:
         """The shared incident flow, with this service's attempt cap per cause and lock per clone."""
         cause = ""
+        found_top = {"category": "", "culprit": ""}
         target = PullRequestTarget(
             self.provider_for,
             self.cache,
@@ -146,6 +178,7 @@ class FlowRunner:
             repo_url=self.repo_url_override(app) if self.repo_url_override else None,
             review_notes=self.review_notes,
             dry_run=self.report_only,
+            rejected=self.journal.rejected,
         )
 
         def gate(ev: Evidence, d: Diagnosis) -> Refusal | None:
@@ -153,6 +186,8 @@ class FlowRunner:
             nonlocal cause
             f = d.top
             cause = cause_key(app, f) if f is not None else ""
+            if f is not None:
+                found_top.update(category=f.category.value, culprit=str(f.culprit))
             if f is not None and cause and self.journal.prs_for(app, cause) >= self.max_prs:
                 return Refusal(
                     "capped",
@@ -166,15 +201,100 @@ class FlowRunner:
             return None
 
         res = run(lambda: self.load(app), self.policy, target, app, stage, gate, self.repository)
+        self.notify(app, cause, res)
         if res.refusal is not None:
-            return RunResult("refused", res.refusal.outcome, res.refusal.message, cause=cause, durations=res.durations)
+            return RunResult(
+                "refused", res.refusal.outcome, res.refusal.message, cause=cause, durations=res.durations, **found_top
+            )
         out = res.outcome
         assert out is not None
         if self.report_only:
             top = res.assessment.diagnosis.top
             found = f"[{top.category}] {top.summary}" if top is not None else "no finding"
             would = f"; would {out.action}: {out.message}"
-            return RunResult("done", "report-only", found + would, "", cause, res.durations)
+            return RunResult("done", "report-only", found + would, "", cause, res.durations, **found_top)
         if out.action == "opened":
             self.journal.count_pr(app, cause)
-        return RunResult("done", out.action, out.message, out.pr.url if out.pr else "", cause, res.durations)
+        return RunResult(
+            "done", out.action, out.message, out.pr.url if out.pr else "", cause, res.durations, **found_top
+        )
+
+    # --- commands on the bot's pull requests (service/commands, POST /v1/hooks/github) --------
+
+    def command_pull(self, repo: str, repo_url: str, number: int) -> tuple[Provider, PullRequest, bool] | None:
+        """The provider of GitHub repository ``repo`` (owner/name), its pull request ``number`` and
+        whether it is the bot's own (``publish.base.owned``). None: a repository this bot does not
+        publish to, or no such pull request."""
+        from remediator.publish.base import CommandHost, owned
+
+        provider = self.provider_for(repo_url or f"https://github.com/{repo}")
+        if not isinstance(provider, CommandHost) or str(getattr(provider, "slug", repo)).lower() != repo.lower():
+            return None
+        pr = provider.pull(number)
+        if pr is None:
+            return None
+        login = provider.login(self.policy.pull_requests.bot_login)
+        return provider, pr, owned(pr, login, self.policy.git.branch_prefix)
+
+    def command_permission(self, provider: Provider, login: str) -> str:
+        """``login``'s permission on the provider's repository (none when it cannot say)."""
+        from remediator.publish.base import CommandHost
+
+        return provider.permission(login) if isinstance(provider, CommandHost) else "none"
+
+    def command_reply(self, provider: Provider, pr: PullRequest, text: str) -> bool:
+        """Comment on the bot's PR (never in report-only mode). Returns whether it was posted."""
+        if self.report_only:
+            return False
+        provider.comment(pr, text)
+        return True
+
+    def command_explain(self, app: str) -> str:
+        """The app's diagnosis from evidence collected now, as redacted text."""
+        from remediator.diagnose import diagnose
+        from remediator.views.diagnosis import to_text
+
+        return to_text(diagnose(self.load(app), app), redacted=True)
+
+    def command_close(self, provider: Provider, pr: PullRequest, app: str, reason: str) -> None:
+        """Close the bot's PR (not in report-only mode) and journal the rejection of its change."""
+        if not self.report_only and pr.state == "open":
+            provider.close(pr)
+        m = pr.marker
+        self.journal.pr_closed(app, pr.url, False, m.get("fingerprint", ""), m.get("cause", ""), reason)
+
+    def notify(self, app: str, cause: str, res: FlowResult) -> None:
+        """The run's events on the policy's channels (queued; a failing channel never fails the run)."""
+        if self.notifier is None:
+            return
+        try:
+            for ev in self._events(app, cause, res):
+                self.notifier.notify(ev)
+        except Exception as e:  # notifications are best effort
+            logging.getLogger("remediator.notify").warning("notifications of %s not built: %s", app, type(e).__name__)
+
+    def _events(self, app: str, cause: str, res: FlowResult) -> list[note.Event]:
+        f, argo = res.diagnosis.top, self.policy.pull_requests.argocd_url
+        evs = [note.diagnosed(app, f, cause, argo)] if f is not None else []
+        steps = next_steps(f) if f is not None else []
+        out = res.outcome
+        if res.refusal is not None:
+            evs.append(note.refused("fix.refused", app, f, cause, res.refusal.message, steps, argo))
+        elif out is None or self.report_only:
+            pass
+        elif out.action in ("opened", "updated") and out.pr is not None:
+            evs.append(
+                note.pr_event("pr.opened" if out.action == "opened" else "pr.updated", app, f, cause, out.pr.url)
+            )
+        elif out.action == "no-edit" and f is not None:
+            oob = out.fix is not None and any(r.rule == "out-of-band" for r in out.fix.refused)
+            evs.append(
+                note.refused("fix.out_of_band" if oob else "fix.refused", app, f, cause, out.message, steps, argo)
+            )
+        elif out.action == "fixed-before":
+            evs.append(note.after_merge(False, app, cause, out.pr.url if out.pr else "", out.message))
+        elif out.action == "healthy":
+            last = next((i for i in self.journal.recent(app) if i.pr_url and i.outcome in ("opened", "updated")), None)
+            if last is not None:
+                evs.append(note.after_merge(True, app, last.cause, last.pr_url))
+        return evs

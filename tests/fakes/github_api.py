@@ -81,11 +81,14 @@ class FakeGitHub(LoopbackServer):
         self.app_slug = app_slug
         self.installation_id = installation_id
         self.issued: list[str] = []  # installation tokens, in the order issued
+        # the installation's permissions (GET /repos/{o}/{r}/installation)
+        self.app_permissions: dict[str, str] = {"contents": "write", "pull_requests": "write", "metadata": "read"}
         self.valid: set[str] = {token}
         self.jwt_rejections: list[str] = []  # why a JWT was refused
         self.requests: list[Recorded] = []
         self.unexpected: list[str] = []
         self.failures: dict[str, list[Failure]] = {}
+        self.collaborators: dict[str, str] = {}  # login -> admin | maintain | write | triage | read
         self.lock = threading.Lock()
         self._serve(self._handler())
 
@@ -172,7 +175,8 @@ class FakeGitHub(LoopbackServer):
                          "owner": {"login": r.owner, "id": 2, "type": "Organization"}}  # fmt: skip
         if method == "GET" and path == f"/repos/{r.owner}/{r.name}/installation":
             return 200, {"id": self.installation_id, "app_id": int(self.app_id), "app_slug": self.app_slug,
-                         "account": {"login": r.owner, "id": 2, "type": "Organization"}}  # fmt: skip
+                         "account": {"login": r.owner, "id": 2, "type": "Organization"},
+                         "permissions": dict(self.app_permissions)}  # fmt: skip
         m = re.fullmatch(r"/app/installations/(\d+)/access_tokens", path)
         if m and method == "POST":
             if int(m.group(1)) != self.installation_id:
@@ -420,6 +424,17 @@ class FakeGitHub(LoopbackServer):
                 r.comments.setdefault(n, []).append(c)
                 return 201, c
             return 200, r.comments.get(n, [])
+        m = re.fullmatch(rf"{prefix}/collaborators/([^/]+)/permission", path)
+        if m and method == "GET":
+            role = self.collaborators.get(m.group(1))
+            if role is None:
+                return 404, {"message": f"{m.group(1)} is not a user"}
+            legacy = {"maintain": "write", "triage": "read"}.get(role, role)  # GitHub's `permission` field
+            return 200, {
+                "permission": legacy,
+                "role_name": role,
+                "user": {"login": m.group(1), "id": 9, "type": "User"},
+            }
         m = re.fullmatch(rf"{prefix}/issues/(\d+)/labels", path)
         if m and method == "POST":
             p = next(x for x in r.pulls if x["number"] == int(m.group(1)))

@@ -66,13 +66,23 @@ class ArgoCDClient:
         timeout: float = 15.0,
         verify: bool = True,
         transport: httpx.BaseTransport | None = None,
+        max_connections: int = 16,
     ) -> None:
+        """``max_connections``: the connection pool, sized to the collector's concurrency (the
+        client is shared by its threads)."""
         if not base_url.startswith(("http://", "https://")):
             raise InputError(f"Argo CD URL must start with http:// or https://: {base_url!r}")
         self.base = base_url.rstrip("/")
         self.token = token
         self._secret = password
-        self.http = httpx.Client(base_url=self.base, timeout=timeout, verify=verify, transport=transport)
+        n = max(1, max_connections)
+        self.http = httpx.Client(
+            base_url=self.base,
+            timeout=timeout,
+            verify=verify,
+            transport=transport,
+            limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+        )
         if not token:
             if not (username and password):
                 raise InputError("Argo CD needs a token ($ARGOCD_TOKEN) or a username and password")
@@ -225,3 +235,23 @@ class ArgoCDClient:
         except httpx.HTTPError as e:
             raise self._fail(f"logs of {namespace}/{pod}/{container}", e) from e
         return lines
+
+    # --- preflight (remediator doctor) ----------------------------------------------------
+
+    def version(self) -> str:
+        """The server's version (``GET /api/version``, answered without a session)."""
+        body = self._get("version", "/api/version")
+        return str(body.get("Version") or "unknown") if isinstance(body, dict) else "unknown"
+
+    def userinfo(self) -> tuple[bool, str]:
+        """(logged in, username) of the token (``GET /api/v1/session/userinfo``)."""
+        body = self._get("session userinfo", "/api/v1/session/userinfo")
+        body = body if isinstance(body, dict) else {}
+        return bool(body.get("loggedIn")), str(body.get("username") or "")
+
+    def can_i(self, resource: str, action: str, subresource: str = "*") -> bool:
+        """Whether the account may do ``action`` on ``resource`` (``GET /api/v1/account/can-i/...`` → yes/no)."""
+        body = self._get(
+            f"can-i {resource}/{action}/{subresource}", f"/api/v1/account/can-i/{resource}/{action}/{subresource}"
+        )
+        return isinstance(body, dict) and body.get("value") == "yes"

@@ -7,9 +7,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from remediator.evidence.sources.argocd_api import ArgoCDClient
 from remediator.evidence.store import Evidence, Obj
+from remediator.policy import Metrics
 
 
 @dataclass(frozen=True)
@@ -21,11 +23,17 @@ class Live:
     tail: int = 500
     probe_models: bool = True
     probe_registries: bool = False  # ask the images' registries for their tag lists (anonymous)
+    metrics: Metrics | None = None  # with a url: query its Prometheus HTTP API about the app's pods
+    cache: Any = None  # the service's watch-based cache (informer.Informer): cluster kinds without a request
+    concurrency: int = 16  # Kubernetes API requests in flight per wave (policy collection.concurrency)
+    timeout: float = 15.0  # per request (policy collection.timeout_seconds)
 
 
-def argocd_client(url: str) -> ArgoCDClient:
+def argocd_client(url: str, concurrency: int = 16, timeout: float = 15.0) -> ArgoCDClient:
     return ArgoCDClient(
         url,
+        timeout=timeout,
+        max_connections=concurrency,
         token=os.environ.get("ARGOCD_TOKEN") or None,
         username=os.environ.get("ARGOCD_USERNAME") or None,
         password=os.environ.get("ARGOCD_PASSWORD") or None,
@@ -39,17 +47,23 @@ def collect(app: str, where: Live) -> Evidence:
     if where.argocd_url:
         from remediator.evidence.sources.argocd import ArgoCDSource
 
-        client = argocd_client(where.argocd_url)
+        client = argocd_client(where.argocd_url, where.concurrency, where.timeout)
         try:
             ns = where.argocd_namespace if where.argocd_namespace != "argocd" else None
-            ev = ArgoCDSource(client, where.tail, ns).load(app)
+            ev = ArgoCDSource(client, where.tail, ns, concurrency=where.concurrency).load(app)
         finally:
             client.close()
     else:
         from remediator.evidence.sources.live import LiveSource
 
         ev = LiveSource.from_kubeconfig(
-            kubeconfig=where.kubeconfig, context=where.context, argocd_namespace=where.argocd_namespace, tail=where.tail
+            kubeconfig=where.kubeconfig,
+            context=where.context,
+            argocd_namespace=where.argocd_namespace,
+            tail=where.tail,
+            cache=where.cache,
+            concurrency=where.concurrency,
+            timeout=where.timeout,
         ).load(app)
     if where.probe_models:
         probe_model_servers(ev)
@@ -57,6 +71,10 @@ def collect(app: str, where: Live) -> Evidence:
         from remediator.evidence.sources.registry import probe_registries
 
         probe_registries(ev)
+    if where.metrics is not None and where.metrics.url:
+        from remediator.evidence.sources.prometheus import probe_metrics
+
+        probe_metrics(ev, where.metrics)
     return ev
 
 
