@@ -77,14 +77,16 @@ def test_waves_run_concurrently(tmp_path: Path) -> None:
         t0 = time.perf_counter()
         source(api, tmp_path, concurrency=16).load(APP)
         wall = time.perf_counter() - t0
-        n = len(api.requests)
+        n, overlapped = len(api.requests), api.max_in_flight
         api.reset_counters()
         t1 = time.perf_counter()
         source(api, tmp_path, concurrency=1).load(APP)
         sequential = time.perf_counter() - t1
     assert api.max_in_flight <= 2  # pool of 1 (+ the Application read beside discovery)
-    assert n * 0.05 > 4 * wall, (n, wall)  # ~4 round trips, not one per request
-    assert sequential > 2 * wall
+    assert overlapped >= 8, overlapped  # the waves' requests were in flight together (structural)
+    # and it shows in time: a few round trips, not one per request (loose: CI machines are shared)
+    assert n * 0.05 > 2 * wall, (n, wall)
+    assert sequential > 1.5 * wall
 
 
 def test_discovery_is_cached_and_the_cache_is_used(tmp_path: Path) -> None:

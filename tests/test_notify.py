@@ -213,7 +213,7 @@ def test_failing_or_hanging_channel_never_blocks(monkeypatch: pytest.MonkeyPatch
         )
         t = time.monotonic()
         n.notify(ev())
-        assert time.monotonic() - t < 0.2  # queued, not sent inline
+        assert time.monotonic() - t < 0.45  # queued, not sent inline (the slow channel alone takes 0.5 s)
         assert n.flush(5)
     assert len(good.received) == 1
     assert sorted(counted) == [("bad", "failed"), ("good", "sent"), ("slow", "failed"), ("unset", "failed")]

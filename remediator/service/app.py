@@ -561,11 +561,11 @@ async def _resolved(
     inc, pr_url = found or (None, "")
     out: dict[str, Any] = {"incident": inc.id if inc else None, "app": app_name, "resolved": len(alerts)}
     if inc is not None and pr_url and isinstance(runner, ResolvedNotifier):
-        names = ", ".join(code(n) for n in sorted({a.labels.get("alertname") or "alert" for a in alerts}))
+        names = ", ".join(code(redact(n)) for n in sorted({a.labels.get("alertname") or "alert" for a in alerts}))
         ends = max((a.endsAt for a in alerts if a.endsAt), default=None)
         text = (
             f"Alertmanager reports {names} resolved ({len(alerts)} alert{'s' if len(alerts) > 1 else ''}"
-            + (f", at {code(ends)}" if ends else "")
+            + (f", at {code(redact(ends))}" if ends else "")
             + f"; incident {code(inc.id)}). If the app stays Healthy the cause may have been transient: "
             "merge only if the failure is expected to return."
         )

@@ -97,7 +97,7 @@ COLUMNS = (
 STATES = ("queued", "running", "done", "failed", "refused")
 LIST_DEFAULT = 50
 LIST_MAX = 500
-PLAIN_KEYS = frozenset({"app", "namespace", "revision"})  # validated names and ids: stored as they are
+PLAIN_KEYS = frozenset({"app", "namespace"})  # validated names: stored as they are (a revision is redacted like any string)
 MAX_RETRY_AFTER = 24 * 3600.0  # a code host asking for more is not believed
 
 
