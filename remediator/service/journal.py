@@ -97,7 +97,8 @@ COLUMNS = (
 STATES = ("queued", "running", "done", "failed", "refused")
 LIST_DEFAULT = 50
 LIST_MAX = 500
-PLAIN_KEYS = frozenset({"app", "namespace"})  # validated names: stored as they are (a revision is redacted like any string)
+# Validated names: stored as they are (a revision is redacted like any other string).
+PLAIN_KEYS = frozenset({"app", "namespace"})
 MAX_RETRY_AFTER = 24 * 3600.0  # a code host asking for more is not believed
 
 
