@@ -17,6 +17,7 @@ from remediator.cli.common import (
     KubeContext,
     NoRedact,
     PolicyOption,
+    PrometheusURL,
     app,
     errors_as_exit_codes,
     policy_path,
@@ -72,6 +73,7 @@ def scan_cmd(
     context: KubeContext = None,
     argocd_namespace: ArgoNamespace = "argocd",
     argocd_url: ArgoURL = None,
+    prometheus_url: PrometheusURL = None,
     notify: Annotated[
         bool, typer.Option("--notify", help="send the summary (scan.summary) to the policy's notification channels")
     ] = False,
@@ -99,13 +101,18 @@ def scan_cmd(
         else:
             from remediator.evidence.sources.cluster import load_cluster
             from remediator.evidence.sources.collect import Live
+            from remediator.policy import load_policy
 
+            metrics = load_policy(policy_path(policy_file)).metrics  # PVC usage: one query for the cluster
+            if prometheus_url:
+                metrics = metrics.model_copy(update={"url": prometheus_url})
             where = Live(
                 kubeconfig=kubeconfig,
                 context=context,
                 argocd_namespace=argocd_namespace,
                 argocd_url=argocd_url,
                 probe_models=False,
+                metrics=metrics,
             )
             ev = load_cluster(where)
             at = at or datetime.now(UTC)

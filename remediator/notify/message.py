@@ -80,7 +80,12 @@ class Event:
     fields: tuple[tuple[str, str], ...] = ()  # (label, value), e.g. ("Root cause", "oom-killed")
     steps: tuple[str, ...] = ()  # what a person should do, in order
     links: tuple[tuple[str, str], ...] = ()  # (label, http(s) URL)
+    runbook: str = ""  # the policy's runbook URL for the finding's category (http(s) only)
     time: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    def all_links(self) -> tuple[tuple[str, str], ...]:
+        """The links, then the runbook (rendered as a link by every chat format)."""
+        return self.links + ((("Runbook", self.runbook),) if self.runbook else ())
 
     def content_key(self) -> str:
         """Same incident + event + content -> same key (the time is not part of it)."""
@@ -100,6 +105,7 @@ def make_event(
     fields: dict[str, object] | None = None,
     steps: list[str] | tuple[str, ...] = (),
     links: dict[str, str] | None = None,
+    runbook: str | None = None,
 ) -> Event:
     """An :class:`Event` with every string cleaned (redacted, control characters removed, bounded)."""
     return Event(
@@ -113,6 +119,7 @@ def make_event(
         fields=tuple((clean(k, 60), clean(v, 500)) for k, v in (fields or {}).items()),
         steps=tuple(clean(s, 500) for s in list(steps)[:10]),
         links=tuple((clean(k, 60), u) for k, v in (links or {}).items() if (u := _url(v))),
+        runbook=_url(runbook or ""),
     )
 
 
@@ -147,8 +154,8 @@ def slack_payload(ev: Event) -> dict[str, Any]:
     if ev.steps:
         text = "\n".join(f"{i}. {e(s)}" for i, s in enumerate(ev.steps, 1))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": ("*Next steps*\n" + text)[:3000]}})
-    if ev.links:
-        links = " · ".join(f"<{u}|{e(k)}>" for k, u in ev.links)
+    if ev.all_links():
+        links = " · ".join(f"<{u}|{e(k)}>" for k, u in ev.all_links())
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": links}]})
     ctx = f"{e(ev.type)} · {e(ev.severity)} · app {e(ev.app)}" + (f" · ns {e(ev.namespace)}" if ev.namespace else "")
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": ctx}]})
@@ -172,6 +179,9 @@ def discord_payload(ev: Event) -> dict[str, Any]:
     if ev.links:
         embed["url"] = ev.links[0][1]
         embed["fields"].append({"name": "Links", "value": " · ".join(f"[{m(k)}]({u})" for k, u in ev.links)})
+    if ev.runbook:
+        embed.setdefault("url", ev.runbook)
+        embed["fields"].append({"name": "Runbook", "value": f"[{m(ev.runbook)}]({ev.runbook})"[:1024]})
     return {"username": "remediator", "embeds": [embed], "allowed_mentions": {"parse": []}}
 
 
@@ -195,7 +205,7 @@ def teams_payload(ev: Event) -> dict[str, Any]:
         "type": "AdaptiveCard",
         "version": "1.4",
         "body": body,
-        "actions": [{"type": "Action.OpenUrl", "title": m(k), "url": u} for k, u in ev.links],
+        "actions": [{"type": "Action.OpenUrl", "title": m(k), "url": u} for k, u in ev.all_links()],
     }
     return {
         "type": "message",
@@ -219,6 +229,7 @@ def webhook_payload(ev: Event) -> dict[str, Any]:
         "fields": dict(ev.fields),
         "steps": list(ev.steps),
         "links": [{"label": k, "url": u} for k, u in ev.links],
+        "runbook": ev.runbook or None,
         "time": ev.time,
     }
 
@@ -231,8 +242,8 @@ def email_message(ev: Event) -> tuple[str, str]:
     lines += [f"{k}: {v}" for k, v in ev.fields]
     if ev.steps:
         lines += ["", "Next steps:"] + [f"  {i}. {s}" for i, s in enumerate(ev.steps, 1)]
-    if ev.links:
-        lines += [""] + [f"{k}: {u}" for k, u in ev.links]
+    if ev.all_links():
+        lines += [""] + [f"{k}: {u}" for k, u in ev.all_links()]
     lines += ["", f"event {ev.type} · app {ev.app}" + (f" · namespace {ev.namespace}" if ev.namespace else "")]
     return subject, "\n".join(lines) + "\n"
 
@@ -246,8 +257,10 @@ def argocd_link(argocd_url: str | None, app: str, app_namespace: str = "argocd")
     return {"Argo CD": f"{argocd_url.rstrip('/')}/applications/{quote(app_namespace, safe='')}/{quote(app, safe='')}"}
 
 
-def diagnosed(app: str, f: Finding, incident: str, argocd_url: str | None = None) -> Event:
-    """``incident.diagnosed``: summary, root cause, confidence, the Argo CD link."""
+def diagnosed(
+    app: str, f: Finding, incident: str, argocd_url: str | None = None, *, runbook: str | None = None
+) -> Event:
+    """``incident.diagnosed``: summary, root cause, confidence, the Argo CD link, the category's runbook."""
     return make_event(
         "incident.diagnosed",
         app,
@@ -257,6 +270,7 @@ def diagnosed(app: str, f: Finding, incident: str, argocd_url: str | None = None
         namespace=f.culprit.namespace or "",
         fields={"Root cause": f.category.value, "Culprit": f.culprit, "Confidence": f"{f.confidence:.0%}"},
         links=argocd_link(argocd_url, app),
+        runbook=runbook,
     )
 
 
@@ -282,8 +296,10 @@ def refused(
     reason: str,
     steps: list[str],
     argocd_url: str | None = None,
+    *,
+    runbook: str | None = None,
 ) -> Event:
-    """A person must act: ``reason`` says why the bot proposes nothing, ``steps`` what to do."""
+    """A person must act: ``reason`` says why the bot proposes nothing, ``steps`` what to do, ``runbook`` how."""
     title = f"{app}: no automatic fix" + (" (outside Git)" if kind == "fix.out_of_band" else "")
     return make_event(
         kind,
@@ -295,6 +311,7 @@ def refused(
         fields={"Root cause": f.category.value, "Culprit": f.culprit} if f else {},
         steps=steps,
         links=argocd_link(argocd_url, app),
+        runbook=runbook,
     )
 
 

@@ -61,6 +61,9 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
         return Refusal(cat, f"container {cname} declares no CPU limit in Git", RULE)
     path = (*container_path(obj, cname), "resources", "limits", "cpu")
     why = f"container {cname} of {f.culprit} is throttled in {throttled:.0%} of its CFS periods while its CPU usage sits at its limit {limit_text}"
+    cited = [e.text for e in f.evidence if e.source == "metrics"]  # the queries and values it rests on
+    if cited:
+        why += " (" + "; ".join(cited) + ")"
     if pol.remove_limit_on_throttling:
         return Proposal(
             remedy=RULE,

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from remediator.evidence.metrics import MEMORY, for_container, prometheus_series
+from remediator.evidence.metrics import MEMORY, Series, for_container, prometheus_series
 from remediator.evidence.relations import dig, owner_refs
 from remediator.evidence.store import Obj, ref_of
 from remediator.model import Category, Finding
@@ -137,11 +137,18 @@ def release_trend(
     previous = str(container_of(max(older, key=_revision), container).get("image"))
     obj = ctx.obj(f.culprit)
     only_one = len(dig(obj or {}, "spec", "template", "spec", "containers") or []) == 1
+    # one curve per query: a rollout replaces the pods, so the previous ReplicaSet's pods carry the
+    # "before" samples and the new ones the "after" samples; the workload's curve is their max per time
+    curves: dict[tuple[str, str], tuple[Series, dict[float, float]]] = {}
     for se in for_container(ctx.ev, f.culprit.namespace, f.culprit.name + "-", container, only_one):
         if not se.uses(*MEMORY) or len(se.times) != len(se.values):
             continue
-        before = [v for t, v in zip(se.times, se.values, strict=True) if t < released]
-        after = [v for t, v in zip(se.times, se.values, strict=True) if t >= released]
+        points = curves.setdefault((se.source, se.query), (se, {}))[1]
+        for t, v in zip(se.times, se.values, strict=True):
+            points[t] = max(points.get(t, v), v)
+    for se, points in curves.values():
+        before = [v for t, v in sorted(points.items()) if t < released]
+        after = [v for t, v in sorted(points.items()) if t >= released]
         if len(before) < 3 or len(after) < 3:
             continue
         lim = float(limit)

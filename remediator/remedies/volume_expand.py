@@ -68,6 +68,9 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
     new_text = format_like(new, cur)
     usage = f.details.get("usage")
     seen = f" (used {usage})" if usage else ""
+    cited = [e.text for e in f.evidence if e.source == "metrics"]  # the query and the value
+    if cited:
+        seen += " (" + "; ".join(cited) + ")"
     return Proposal.setting(
         remedy=RULE,
         reason=(

@@ -275,11 +275,12 @@ class FlowRunner:
 
     def _events(self, app: str, cause: str, res: FlowResult) -> list[note.Event]:
         f, argo = res.diagnosis.top, self.policy.pull_requests.argocd_url
-        evs = [note.diagnosed(app, f, cause, argo)] if f is not None else []
+        rb = (self.policy.runbooks.get(f.category.value) or self.policy.pull_requests.runbook) if f else None
+        evs = [note.diagnosed(app, f, cause, argo, runbook=rb)] if f is not None else []
         steps = next_steps(f) if f is not None else []
         out = res.outcome
         if res.refusal is not None:
-            evs.append(note.refused("fix.refused", app, f, cause, res.refusal.message, steps, argo))
+            evs.append(note.refused("fix.refused", app, f, cause, res.refusal.message, steps, argo, runbook=rb))
         elif out is None or self.report_only:
             pass
         elif out.action in ("opened", "updated") and out.pr is not None:
@@ -289,7 +290,9 @@ class FlowRunner:
         elif out.action == "no-edit" and f is not None:
             oob = out.fix is not None and any(r.rule == "out-of-band" for r in out.fix.refused)
             evs.append(
-                note.refused("fix.out_of_band" if oob else "fix.refused", app, f, cause, out.message, steps, argo)
+                note.refused(
+                    "fix.out_of_band" if oob else "fix.refused", app, f, cause, out.message, steps, argo, runbook=rb
+                )
             )
         elif out.action == "fixed-before":
             evs.append(note.after_merge(False, app, cause, out.pr.url if out.pr else "", out.message))

@@ -8,11 +8,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
 
+class _Threading(ThreadingHTTPServer):
+    request_queue_size = 256  # the listen backlog (socketserver's default is 5): concurrent clients
+    daemon_threads = True  # a client that hangs up mid-request does not hold the server's shutdown
+
+
 class LoopbackServer:
     prefix = ""  # path prefix of the API (e.g. "/v1")
 
     def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _Threading(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

@@ -4,6 +4,8 @@ From the cluster (kubeconfig / in-cluster): every Application, then each kind li
 namespaces (never once per app), and the logs of the pods that are not ready or have restarted.
 Through the Argo CD API (no cluster credentials): the API has no cluster-wide listing, so each
 Application's resource tree is read once and merged into one store.
+With a metrics URL (``Live.metrics``): one Prometheus query for every PVC's used share, recorded as
+a probe (the scan's PVC usage risks), never one query per app.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from remediator.errors import RemediatorError
 from remediator.evidence.relations import dig
 from remediator.evidence.sources.collect import Live, argocd_client
 from remediator.evidence.store import Evidence, Obj
+from remediator.policy import Metrics
 
 MAX_LOG_PODS = 200  # logs of at most this many troubled pods are read
 
@@ -27,8 +30,27 @@ def _troubled(pod: Obj) -> bool:
 
 def load_cluster(where: Live) -> Evidence:
     """Every Application (none: the scan goes by namespace) and the cluster's objects, read once."""
-    if where.argocd_url:
-        return _through_argocd(where)
+    ev = _through_argocd(where) if where.argocd_url else _from_cluster(where)
+    if where.metrics is not None and where.metrics.url and ev.all("PersistentVolumeClaim"):
+        volume_usage(ev, where.metrics)
+    return ev
+
+
+def volume_usage(ev: Evidence, cfg: Metrics) -> None:
+    """One instant query for the used share of every PVC of the cluster, appended to ``ev.probes``."""
+    from remediator.evidence.sources.prometheus import PrometheusClient
+
+    by = f"{cfg.labels.namespace}, {cfg.labels.persistentvolumeclaim}"
+    query = f"max by ({by}) (kubelet_volume_stats_used_bytes) / max by ({by}) (kubelet_volume_stats_capacity_bytes)"
+    with PrometheusClient(cfg) as client:
+        ev.errors.extend(client.warnings)
+        p = client.instant(query)
+    ev.probes.append(p)
+    if p.error or p.status != 200:
+        ev.errors.append(f"metrics: {p.error or f'HTTP {p.status}'} ({cfg.url})")
+
+
+def _from_cluster(where: Live) -> Evidence:
     from remediator.evidence.sources.live import LiveSource
 
     src = LiveSource.from_kubeconfig(
