@@ -17,7 +17,7 @@ class LoopbackServer:
     prefix = ""  # path prefix of the API (e.g. "/v1")
 
     def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self._server = _Threading(("127.0.0.1", 0), handler)
+        self._server: ThreadingHTTPServer = _Threading(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
