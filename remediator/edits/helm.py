@@ -6,16 +6,13 @@ The chart's templates are not resolved here: values are mapped to rendered field
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from remediator.edits.origin import AppSource, as_map, within
-
-if TYPE_CHECKING:
-    from remediator.edits.index import SourceIndex
+from remediator.edits.origin import AppSource, Checkout, as_map, within
 
 
 def helm_source(
-    index: SourceIndex,
+    index: Checkout,
     path: str,
     namespace: str,
     spec: dict[str, Any],

@@ -10,16 +10,24 @@ from __future__ import annotations
 import re
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from remediator.edits.origin import YAML_EXT, DocRef, Origin, Patch, as_map, copy_data, load_docs, ref_in, within
+from remediator.edits.origin import (
+    YAML_EXT,
+    Checkout,
+    DocRef,
+    Origin,
+    Patch,
+    as_map,
+    copy_data,
+    load_docs,
+    ref_in,
+    within,
+)
 from remediator.evidence.relations import dig
 from remediator.evidence.store import CLUSTER_SCOPED
 from remediator.model import ObjectRef
 from remediator.yamlload import LoadError, load_all
-
-if TYPE_CHECKING:
-    from remediator.edits.index import SourceIndex
 
 KUSTOMIZATION = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -40,7 +48,7 @@ def kustomization_file(folder: Path) -> Path | None:
     return None
 
 
-def resolve(index: SourceIndex, folder: Path, namespace: str, errors: list[str], seen: set[Path]) -> list[Origin]:
+def resolve(index: Checkout, folder: Path, namespace: str, errors: list[str], seen: set[Path]) -> list[Origin]:
     """The objects a kustomization folder renders to, each with its origin and transformations."""
     kfile = kustomization_file(folder)
     if kfile is None:
@@ -152,7 +160,7 @@ def application_names(objs: list[Origin], options: dict[str, Any]) -> None:
             o._data = None
 
 
-def _patches(index: SourceIndex, folder: Path, krel: str, kd: dict[str, Any], layer: str) -> list[Patch]:
+def _patches(index: Checkout, folder: Path, krel: str, kd: dict[str, Any], layer: str) -> list[Patch]:
     out: list[Patch] = []
     entries: list[tuple[Any, str]] = [
         (p, key) for key in ("patches", "patchesStrategicMerge", "patchesJson6902") for p in _seq(kd, key, krel)
@@ -188,7 +196,7 @@ def _patches(index: SourceIndex, folder: Path, krel: str, kd: dict[str, Any], la
     return out
 
 
-def users(index: SourceIndex) -> dict[str, list[str]]:
+def users(index: Checkout) -> dict[str, list[str]]:
     """folder -> the kustomization folders that list it (as a resource, base or component)."""
     out: dict[str, list[str]] = {}
     for kfile in index.kustomizations().values():

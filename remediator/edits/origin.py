@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from remediator.evidence.store import CLUSTER_SCOPED
 from remediator.model import ObjectRef
@@ -66,6 +66,23 @@ class Origin:
                 op(d)
             self._data = d
         return self._data
+
+
+class Checkout(Protocol):
+    """What the source resolvers (:mod:`remediator.edits.helm`, :mod:`remediator.edits.kustomize`)
+    need of the index that calls them: the checkout, repo-relative paths, the objects a file declares,
+    the kustomizations and remote bases. :class:`remediator.edits.index.SourceIndex` is the one
+    implementation; the Protocol keeps the resolvers from importing it (no import cycle)."""
+
+    repo: Path
+
+    def rel(self, path: Path) -> str: ...
+
+    def objects_in(self, path: Path, rel: str, default_ns: str) -> list[Origin]: ...
+
+    def kustomizations(self) -> dict[str, Path]: ...
+
+    def remote_docs(self, entry: str) -> list[dict[str, Any]]: ...
 
 
 @dataclass
