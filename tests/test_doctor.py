@@ -212,7 +212,7 @@ def test_bad_repository_name_and_nothing_configured() -> None:
     r = runner.invoke(cli, ["doctor", "--format", "json"])
     assert r.exit_code == 0, r.output
     checks = by_name(r.output)
-    assert checks["github"]["status"] == "skip" and checks["argocd"]["status"] == "skip"
+    assert checks["github"]["status"] == "warn" and checks["argocd"]["status"] == "skip"
     assert checks["kubernetes"]["status"] == "warn" and checks["webhook-secret"]["status"] == "warn"
     r = runner.invoke(cli, ["doctor", "--repo", "not-a-slug"], env={"GITHUB_TOKEN": GH_TOKEN})
     assert r.exit_code == 3 and "owner/name" in r.output

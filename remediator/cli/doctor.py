@@ -198,7 +198,15 @@ def _github(
         return
     token = github_token()
     if gh_app is None and not token:
-        checks.add(Check("github", "skip", "no GitHub credentials (GITHUB_TOKEN or a GitHub App)", fix_creds))
+        checks.add(
+            Check(
+                "github",
+                "warn",
+                "no GitHub credentials (GITHUB_TOKEN or a GitHub App): serve stays not ready and opens no pull "
+                "request (fine with --report-only, diagnose and fix --dry-run)",
+                fix_creds,
+            )
+        )
         return
     from remediator.publish.github import check_credentials, repo_access
 
