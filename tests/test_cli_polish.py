@@ -188,3 +188,22 @@ def test_every_option_of_every_command_has_help(args: list[str]) -> None:
     cmd = command(*args)
     missing = [p.opts[0] for p in getattr(cmd, "params", []) if p.param_type_name == "option" and not p.help]
     assert not missing, missing
+
+
+def test_open_pr_without_an_edit_prints_the_next_steps(tmp_path: Path) -> None:
+    r = runner.invoke(
+        app,
+        [
+            "fix",
+            "--example",
+            "tmcp-marketing/vault-secrets",
+            "--open-pr",
+            "--provider",
+            "local",
+            "--workdir",
+            str(tmp_path),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "no-edit: no pull request" in r.output
+    assert "next steps:" in r.output and "kubectl -n tmcp-marketing" in r.output.split("next steps:")[1]

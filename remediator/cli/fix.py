@@ -307,4 +307,9 @@ def _pull_request_report(res: FlowResult, fmt: Format) -> str:
     if out.pr:
         lines.append(f"pull request: {out.pr.url}")
     lines += [f"warning: {w}" for w in out.warnings]
+    if out.action == "no-edit" and not out.dry_run and out.fix is not None and out.fix.finding is not None:
+        from remediator.views.diagnosis import next_steps
+
+        lines.append("next steps:")
+        lines += [f"  {i}. {s.replace('`', '')}" for i, s in enumerate(next_steps(out.fix.finding), 1)]
     return "\n".join(lines) + "\n"
