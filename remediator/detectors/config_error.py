@@ -23,6 +23,21 @@ from remediator.model import Category, Finding, ObjectRef
 
 PATH_RE = re.compile(r"(/[\w.@-]+(?:/[\w.@-]+)*)")
 
+# A line the app logs below error level (a warning it goes on from) does not explain an exit:
+# logfmt/slog `level=WARN`, JSON `"level":"warn"`, nginx `[warn]`, and a leading WARN/INFO token
+# (Python logging, log4j/logback, Postgres `WARNING:`). Postgres logs a rejected setting at `LOG:`,
+# which is not matched here.
+BELOW_ERROR = re.compile(
+    r"""\blevel\s*[=:]\s*["']?(?:warn(?:ing)?|info|debug|trace|notice)\b"""
+    r"""|"(?:level|severity)"\s*:\s*"(?:warn(?:ing)?|info|debug|trace|notice)"|\[(?:warn|warning|info|notice|debug)\]""",
+    re.I,
+)
+LEADING_LEVEL = re.compile(r"^\s*(?:\S+\s+){0,4}?\[?(?:WARN(?:ING)?|INFO|DEBUG|TRACE|NOTICE)\]?(?:[:\s]|$)")
+
+
+def below_error(line: str) -> bool:
+    return bool(BELOW_ERROR.search(line) or LEADING_LEVEL.match(line))
+
 
 def config_source(pod: Obj, container: str, text: str) -> ObjectRef | None:
     """The ConfigMap mounted where the log line's file lives, if any."""
@@ -45,7 +60,7 @@ def detect(ev: Evidence) -> list[Finding]:
     claimed = {
         (h.log.path, h.lineno) for name in ("rbac", "dns", "connect", "model", "exec", "disk") for h in scanned[name]
     }
-    hits = [h for h in scanned["config"] if (h.log.path, h.lineno) not in claimed]
+    hits = [h for h in scanned["config"] if (h.log.path, h.lineno) not in claimed and not below_error(h.line)]
     by_container: dict[tuple[str, str, str], list[LogHit]] = {}
     for h in hits:
         by_container.setdefault((h.log.namespace, h.log.pod, h.log.container), []).append(h)

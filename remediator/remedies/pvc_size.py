@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 from remediator.evidence.relations import dig
-from remediator.model import Category, Finding, ObjectRef
+from remediator.model import Category, FieldPath, Finding, ObjectRef
 from remediator.quantity import format_like, parse_quantity
-from remediator.model import FieldPath
 from remediator.remedies.base import Context, Proposal, Refusal, Remedy, SetField
 
 PATH = ("spec", "resources", "requests", "storage")
@@ -36,12 +35,13 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
     )
     if not minimum:
         return Refusal(cat, f"{f.culprit} is Pending for a reason a size change does not fix", "pvc-size")
-    target, path = f.culprit, PATH
+    target: ObjectRef = f.culprit
+    path: FieldPath = PATH
     tpl = claim_template(ctx, f.culprit)
     if tpl is not None:
         target, path = tpl
     obj = ctx.obj(target)
-    current = dig(obj or {}, *path) or f.details.get("request")
+    current = dig(obj or {}, *[p for p in path if isinstance(p, (str, int))]) or f.details.get("request")
     try:
         cur = parse_quantity(str(current)) if current else None
         need = parse_quantity(str(minimum))
