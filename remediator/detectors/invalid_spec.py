@@ -12,7 +12,7 @@ from remediator.model import Category, EvidenceLine, Finding, ObjectRef
 INVALID = re.compile(
     r"no PriorityClass with name (?P<pc>\S+) was found|"
     r'priorityclass(?:\.scheduling\.k8s\.io)? "(?P<pc2>[^"]+)" not found|'
-    r'(?:serviceaccount|runtimeclass(?:\.node\.k8s\.io)?) "(?P<obj>[^"]+)" not found|'
+    r'(?P<objkind>serviceaccount|runtimeclass)(?:\.node\.k8s\.io)? "(?P<obj>[^"]+)" not found|'
     r"is invalid: |Invalid value: |Required value|Unsupported value|must be less than or equal to",
     re.I,
 )
@@ -51,7 +51,8 @@ def detect(ev: Evidence) -> list[Finding]:
         if pc:
             cause = f"PriorityClass {pc} does not exist"
         elif gd.get("obj"):
-            cause = f"referenced object {gd['obj']!r} does not exist"
+            kind = {"serviceaccount": "ServiceAccount", "runtimeclass": "RuntimeClass"}[str(gd["objkind"]).lower()]
+            cause = f"{kind} {gd['obj']} does not exist"
         else:
             cause = "the pod template is rejected as invalid"
         out.append(

@@ -61,6 +61,58 @@ def model_env(pod: Obj, container: str | None, model: str | None) -> tuple[str, 
     return None
 
 
+def _configmap_data(ev: Evidence, namespace: str, name: str) -> dict[str, str]:
+    cm = ev.get("ConfigMap", namespace, name)
+    if cm is None:
+        cm = next(
+            (
+                o
+                for o in ev.desired
+                if o.get("kind") == "ConfigMap"
+                and ref_of(o).name == name
+                and (ref_of(o).namespace or namespace) == namespace
+            ),
+            None,
+        )
+    data = (cm or {}).get("data") or {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def model_configmap(
+    ev: Evidence, pod: Obj, container: str | None, model: str | None
+) -> tuple[str, str, str, str, str] | None:
+    """(container, env var, ConfigMap name, key, value) when the model reaches a container from a ConfigMap
+    (``envFrom.configMapRef`` or ``env.valueFrom.configMapKeyRef``) rather than a literal env value."""
+    ns = ref_of(pod).namespace
+    specs = pod_container_specs(pod)
+    order = [container] if container in specs else []
+    order += [c for c in specs if c not in order]
+    candidates: list[tuple[str, str, str, str, str]] = []
+    for cname in order:
+        if cname is None:
+            continue
+        spec_ = specs[cname]
+        for env in spec_.get("env") or []:
+            ref = ((env or {}).get("valueFrom") or {}).get("configMapKeyRef") if isinstance(env, dict) else None
+            if isinstance(ref, dict) and ref.get("name") and ref.get("key"):
+                value = _configmap_data(ev, ns, str(ref["name"])).get(str(ref["key"]))
+                if value is not None:
+                    candidates.append((cname, str(env.get("name")), str(ref["name"]), str(ref["key"]), value))
+        for src in spec_.get("envFrom") or []:
+            ref = (src or {}).get("configMapRef") if isinstance(src, dict) else None
+            if isinstance(ref, dict) and ref.get("name"):
+                prefix = str(src.get("prefix") or "")
+                for key, value in _configmap_data(ev, ns, str(ref["name"])).items():
+                    candidates.append((cname, prefix + key, str(ref["name"]), key, value))
+    for c in candidates:
+        if model and c[4] == model:
+            return c
+    for c in candidates:
+        if MODEL_VAR.search(c[1]) and not c[4].startswith(("http://", "https://")):
+            return c
+    return None
+
+
 def detect(ev: Evidence) -> list[Finding]:
     hits = scan_logs(ev, LOG_SIGNATURES, "core")["model"]
     catalogs = [(p, m) for p in ev.probes if (m := served_models(p)) is not None]
@@ -74,6 +126,11 @@ def detect(ev: Evidence) -> list[Finding]:
         phits = by_pod.get((ref.namespace, ref.name), [])
         named = next((h.match.group("model") for h in phits if h.match.groupdict().get("model")), None)
         env = model_env(pod, phits[0].log.container if phits else None, named)
+        from_cm = None
+        if env is None or (named and env[2] != named):
+            from_cm = model_configmap(ev, pod, phits[0].log.container if phits else None, named)
+            if from_cm is not None:
+                env = from_cm[:2] + from_cm[4:]
         lines: list[EvidenceLine] = [log_line(h.log, h.lineno, h.line) for h in phits[-3:]]
         available: list[str] = []
         server = ""
@@ -99,7 +156,14 @@ def detect(ev: Evidence) -> list[Finding]:
         if wl in seen_pods:
             continue
         seen_pods.add(wl)
-        if env:
+        if from_cm is not None:
+            lines.append(
+                EvidenceLine(
+                    f"ConfigMap {ref.namespace}/{from_cm[2]} key {from_cm[3]}",
+                    f"{from_cm[3]}={from_cm[4]} (env {from_cm[1]} of container {from_cm[0]})",
+                )
+            )
+        elif env:
             lines.append(EvidenceLine(f"spec {wl} container {env[0]} env {env[1]}", f"{env[1]}={env[2]}"))
         out.append(
             finding(
@@ -113,6 +177,7 @@ def detect(ev: Evidence) -> list[Finding]:
                     "model server answers 404",
                     f"model {current!r} is not pulled on the server",
                     *([f"set by env {env[1]} of container {env[0]}"] if env else []),
+                    *([f"from key {from_cm[3]} of ConfigMap {from_cm[2]}"] if from_cm else []),
                 ),
                 evidence=lines,
                 detector="model_not_found",
@@ -123,6 +188,7 @@ def detect(ev: Evidence) -> list[Finding]:
                     "model": current,
                     "available": available,
                     "server": server,
+                    **({"configmap": from_cm[2], "configmap_key": from_cm[3]} if from_cm else {}),
                 },
             )
         )

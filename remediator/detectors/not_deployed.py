@@ -33,8 +33,11 @@ def detect(ev: Evidence) -> list[Finding]:
             absent = ev.get_ref(ref) is None
             if health == "Missing" or (r.get("status") == "OutOfSync" and absent and kind in ev.kinds()):
                 text = f"status: {r.get('status')}, health: {health or '-'}"
+                # When the last sync failed, missing resources follow from that failure (the sync-failed or
+                # admission-webhook finding says why), so they rank below it.
+                failed = dig(app, "status", "operationState", "phase") in ("Failed", "Error")
                 missing[ref] = (
-                    0.9 if health == "Missing" else 0.7,
+                    0.6 if failed else 0.9 if health == "Missing" else 0.7,
                     [status_line(app, f"status.resources[{i}]", f"{kind} {ref.name}: {text}")],
                 )
     excluded: dict[ObjectRef, str] = {}

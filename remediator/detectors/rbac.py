@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from remediator.detectors.base import Detector, LogHit, finding, log_line, scan_logs
@@ -26,6 +27,58 @@ def bindings_naming(ev: Evidence, sa_name: str) -> list[tuple[Obj, int, dict[str
                 if isinstance(s, dict) and s.get("kind") == "ServiceAccount" and s.get("name") == sa_name:
                     out.append((b, i, s))
                     seen.add(key)
+    return out
+
+
+def _role_grants(ev: Evidence, binding: Obj, verb: str, resource: str, group: str) -> bool:
+    """Whether the role a binding refers to (cluster or Git) has a rule allowing verb on group/resource."""
+    kind, name = _role_key(binding)
+    ns = "" if kind == "ClusterRole" else ref_of(binding).namespace
+    roles = [r for r in (ev.all(kind) + ev.desired) if r.get("kind") == kind and ref_of(r).name == name]
+    roles = [r for r in roles if kind == "ClusterRole" or ref_of(r).namespace in (ns, "")]
+    for role in roles:
+        for rule in role.get("rules") or []:
+            if not isinstance(rule, dict):
+                continue
+            groups = [str(g) for g in rule.get("apiGroups") or []]
+            resources = [str(r) for r in rule.get("resources") or []]
+            verbs = [str(v) for v in rule.get("verbs") or []]
+            if (
+                (group in groups or "*" in groups)
+                and (resource in resources or "*" in resources)
+                and (verb in verbs or "*" in verbs)
+            ):
+                return True
+    return False
+
+
+def misnamed_subjects(
+    ev: Evidence, sa: ObjectRef, verb: str, resource: str, group: str
+) -> list[tuple[Obj, int, dict[str, object]]]:
+    """Bindings whose role grants the denied call to a ServiceAccount subject that exists nowhere (neither in
+    the cluster nor in Git), in the denied account's namespace: the subject most likely meant this account."""
+    existing = {(ref_of(o).namespace, ref_of(o).name) for o in ev.all("ServiceAccount")}
+    existing |= {(ref_of(o).namespace, ref_of(o).name) for o in ev.desired if o.get("kind") == "ServiceAccount"}
+    out = []
+    seen = set()
+    for source in (ev.desired, ev.all("ClusterRoleBinding") + ev.all("RoleBinding")):
+        for b in source:
+            kind = b.get("kind")
+            if kind not in ("RoleBinding", "ClusterRoleBinding"):
+                continue
+            key = (kind, ref_of(b).name, ref_of(b).namespace)
+            if key in seen or (kind == "RoleBinding" and ref_of(b).namespace not in (sa.namespace, "")):
+                continue
+            for i, s in enumerate(b.get("subjects") or []):
+                if not isinstance(s, dict) or s.get("kind") != "ServiceAccount":
+                    continue
+                sns = str(s.get("namespace") or ref_of(b).namespace or sa.namespace)
+                if sns != sa.namespace or (sns, str(s.get("name"))) in existing:
+                    continue
+                if _role_grants(ev, b, verb, resource, group):
+                    out.append((b, i, s))
+                    seen.add(key)
+                    break
     return out
 
 
@@ -102,6 +155,24 @@ def detect(ev: Evidence) -> list[Finding]:
                 where = "at the cluster scope" if details["cluster_scope"] else f"in namespace {scope_ns}"
                 cause = f"no binding of {sa.name} can grant {verb} {resource} {where} ({rk} {culprit.name} is bound elsewhere)"
             conf = 0.85
+        elif (
+            verb != "?"
+            and resource != "?"
+            and (
+                misnamed := sorted(
+                    misnamed_subjects(ev, sa, verb, resource, str(gd.get("group") or "")),
+                    key=lambda x: -difflib.SequenceMatcher(None, str(x[2].get("name")), sa.name).ratio(),
+                )
+            )
+        ):
+            b, i, s = misnamed[0]
+            culprit = ref_of(b)
+            cause = (
+                f"{culprit.kind} {culprit.name} grants {verb} {resource} to ServiceAccount {s.get('name')!r}, "
+                f"which does not exist in {sa.namespace!r}; the pods run as {sa.name!r}"
+            )
+            details.update(subject_index=i, wrong_name=s.get("name"), wrong_namespace=s.get("namespace"))
+            conf = 0.9
         else:
             culprit = sa
             cause = f"no RoleBinding or ClusterRoleBinding grants ServiceAccount {sa.namespace}/{sa.name} anything"

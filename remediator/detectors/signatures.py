@@ -75,6 +75,16 @@ LOG_SIGNATURES = Signatures(
             r"\[emerg\]",
             r"invalid (?:port|value|URL|DSN|connection string|log level|duration)",
             r"(?:config|configuration) file .*(?:not found|does not exist|no such file)",
+            # Postgres: FATAL:  configuration file "/etc/postgresql/postgresql.conf" contains errors
+            r"configuration file .* contains errors",
+            # Spring Boot failure analysis: Failed to bind properties under 'server.port' to java.lang.Integer
+            r"Failed to bind properties under '[^']+'",
+            r"Could not resolve placeholder '[^']+'",
+            # Django, .NET options validation, MySQL/MariaDB server variables, Envoy bootstrap
+            r"\bImproperlyConfigured\b",
+            r"OptionsValidationException",
+            r"unknown variable '[^']+'",
+            r"(?:error|failed|unable to) (?:initializ(?:e|ing)) (?:the )?config(?:uration)?",
         ],
     },
     keywords=[
@@ -129,5 +139,12 @@ LOG_SIGNATURES = Signatures(
         "ValidationError",
         "must be",
         "[emerg]",
+        "contains errors",
+        "bind properties",
+        "placeholder",
+        "ImproperlyConfigured",
+        "OptionsValidation",
+        "variable",
+        "initializ",
     ],
 )

@@ -17,7 +17,12 @@ def why(text: str) -> str:
     t = text.lower()
     if "field is immutable" in t:
         return "a field that cannot change after creation was changed (immutable field)"
-    if "no matches for kind" in t or "could not find the requested resource" in t or "ensure crds are installed" in t:
+    if (
+        "no matches for kind" in t
+        or "could not find the requested resource" in t
+        or "ensure crds are installed" in t
+        or re.search(r"could not find \S+ for requested resource|crd is installed", t)
+    ):
         return "the resource's CRD is not installed"
     if "is invalid" in t or "error validating" in t or "unknown field" in t:
         return "the manifest is rejected as invalid"

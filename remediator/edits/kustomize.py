@@ -99,7 +99,8 @@ def resolve(index: Checkout, folder: Path, namespace: str, errors: list[str], se
     for o in objs:
         o.layers.append(layer)
         o.names[layer] = o.ref.name
-    patches = _patches(index, folder, krel, kd, layer)
+    own = _patches(index, folder, krel, kd, layer)
+    patches: list[Patch] = []  # kustomize runs the components' patches first, then the kustomization's own
     for c in _paths(kd, "components", krel):
         cp = local(c, "component")
         cfile = kustomization_file(cp)
@@ -115,6 +116,7 @@ def resolve(index: Checkout, folder: Path, namespace: str, errors: list[str], se
                     o.names[layer] = o.ref.name
                     objs.append(o)
         patches += _patches(index, cp, index.rel(cfile), cd, layer)
+    patches += own
     for pt in patches:
         for o in objs:
             if _targets(pt, o):

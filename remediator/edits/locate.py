@@ -396,11 +396,12 @@ def _add_patch(ws: Workspace, index: SourceIndex, src: AppSource, origin: Origin
         text = dump_block(body)
     else:
         # other lists (binding subjects, ports) are replaced whole by a strategic merge: use JSON 6902
-        ptr = concrete(_base_data(index, origin), path)
+        # the new patch applies to the object as the layers below render it (components' patches included)
+        ptr = concrete(origin.data, path)
         if ptr is None:
             raise Refused(f"{origin.ref}: {path_str(path)} is not in the base document; edit manually", "not-in-source")
         op = "replace"
-        if isinstance(path[-1], int) and get_path(_base_data(index, origin), path) is None:
+        if isinstance(path[-1], int) and get_path(origin.data, path) is None:
             op, ptr = "add", [*ptr[:-1], "-"]  # an index one past the end appends (see YamlFile.set)
         esc = "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in ptr)
         text = dump_block([{"op": op, "path": esc, "value": value}])

@@ -111,6 +111,16 @@ def _port_text(port: dict[str, Any]) -> str:
     return str(port.get("number") if port.get("number") is not None else port.get("name"))
 
 
+def _live_backend(ctx: Context, target: ObjectRef, path: FieldPath) -> dict[str, Any]:
+    """The backend at ``path`` of the Ingress as the cluster runs it ({} when absent)."""
+    keys = [k for k in path if isinstance(k, str | int)]
+    if len(keys) != len(path):
+        return {}
+    live = ctx.ev.get_ref(target)
+    found = dig(live or {}, *keys)
+    return found if isinstance(found, dict) else {}
+
+
 def _backend(ctx: Context, ing: Obj, target: ObjectRef, path: FieldPath, b: dict[str, Any]) -> _Edit | None:
     ns = target.namespace
     services = _namespaced(ctx, "Service", ns)
@@ -119,6 +129,12 @@ def _backend(ctx: Context, ing: Obj, target: ObjectRef, path: FieldPath, b: dict
     raw = b.get("port")
     port: dict[str, Any] = raw if isinstance(raw, dict) else {}
     svc = by_name.get(name)
+    live = _live_backend(ctx, target, path)
+    if svc is None and live.get("port") == raw and str(live.get("name") or "") in by_name:
+        # Git names the Service before a name transformation (Kustomize namePrefix/nameSuffix) the cluster
+        # shows applied: the reference resolves; judge the port against the Service it resolves to.
+        name = str(live["name"])
+        svc = by_name[name]
     if svc is None:
         if not services:
             return None  # no Services in the evidence: nothing to judge by

@@ -1,11 +1,11 @@
-"""model-not-found: set the env var that holds the missing model (found by value) to a model the
-server lists, preferring the policy's order; never a name the server did not list."""
+"""model-not-found: set the env var that holds the missing model (found by value), or the ConfigMap key it
+is read from, to a model the server lists, preferring the policy's order; never a name the server did not list."""
 
 from __future__ import annotations
 
 from os.path import commonpath
 
-from remediator.model import Category, Finding
+from remediator.model import Category, Finding, ObjectRef
 from remediator.remedies.base import Check, Context, Proposal, Refusal, Remedy, SetField, container_of, container_path
 
 
@@ -42,6 +42,28 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
     new = choose(missing, available, ctx.policy.models.preferred)
     if new is None or new not in available:
         return Refusal(cat, "no model the server lists fits", "models.preferred")
+    why = (
+        "the first of the policy's preferred models the server lists"
+        if new in ctx.policy.models.preferred
+        else ("the server's model closest to the missing one (no preferred model listed)")
+    )
+    if d.get("configmap") and d.get("configmap_key"):
+        cm = ObjectRef("ConfigMap", f.culprit.namespace, str(d["configmap"]))
+        key = str(d["configmap_key"])
+        cm_path = ("data", key)
+        return Proposal(
+            remedy="model-env",
+            reason=(
+                f"{f.culprit} asks the model server for {missing!r} through env {env}, read from key {key} of "
+                f"ConfigMap {cm.name}, and the server answers 404: it serves {', '.join(available)}. "
+                f"{new!r} is {why}."
+            ),
+            changes=[SetField(cm, cm_path, new, current=missing, role="configmap-value")],
+            checks=[Check(cm, cm_path, new)],
+            risk=f"The app answers with model {new} instead of {missing}: quality and latency may differ; pods "
+            f"read env from a ConfigMap only at start, so they must restart. Alternatively pull {missing} on the "
+            f"server (`ollama pull {missing}`) and close this PR.",
+        )
     obj = ctx.desired_obj(f.culprit) or ctx.obj(f.culprit)
     c = container_of(obj, str(cname))
     entry = next((e for e in c.get("env") or [] if isinstance(e, dict) and e.get("name") == env), None)
@@ -50,11 +72,6 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
             cat, f"env {env} of {f.culprit} comes from valueFrom (a ConfigMap or Secret); edit that", "model-env"
         )
     path = (*container_path(obj, str(cname)), "env", {"name": str(env)}, "value")
-    why = (
-        "the first of the policy's preferred models the server lists"
-        if new in ctx.policy.models.preferred
-        else ("the server's model closest to the missing one (no preferred model listed)")
-    )
     return Proposal(
         remedy="model-env",
         reason=(

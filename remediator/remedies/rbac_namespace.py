@@ -1,5 +1,6 @@
 """rbac-forbidden: a binding meant for the denied service account names another namespace -> fix the
-subject's namespace. No binding at all -> a minimal Role/ClusterRole + binding, only if the policy's
+subject's namespace; a binding whose role grants the denied call names an account that exists nowhere ->
+name the denied account. No binding at all -> a minimal Role/ClusterRole + binding, only if the policy's
 ``rbac-create`` remedy is on."""
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
             return Refusal(f.category.value, "fixing binding subjects is disabled", "remedies.rbac-subject-namespace")
         binding = ctx.obj(f.culprit)
         subjects = (binding or {}).get("subjects") or []
+        if d.get("wrong_name"):
+            return _rename(f, subjects, sa_name, sa_ns, str(d["wrong_name"]))
         wrong = str(d.get("wrong_namespace") or "")
         idx = next(
             (
@@ -83,6 +86,37 @@ def plan(f: Finding, ctx: Context) -> Proposal | Refusal:
         f"the binding's subject is right; {f.culprit} lacks the rule to {d.get('verb')} {d.get('resource')} "
         "(the rbac-rule remedy adds exactly that verb to a role the app declares)",
         "rbac-subject-namespace",
+    )
+
+
+def _rename(f: Finding, subjects: list[Any], sa_name: str, sa_ns: str, wrong: str) -> Proposal | Refusal:
+    """The binding grants the denied call to a ServiceAccount that exists nowhere: name the one the pods use."""
+    subject = next(
+        (
+            (i, s)
+            for i, s in enumerate(subjects)
+            if isinstance(s, dict) and s.get("kind") == "ServiceAccount" and s.get("name") == wrong
+        ),
+        None,
+    )
+    if subject is None:
+        return Refusal(
+            f.category.value,
+            f"{f.culprit} in Git has no ServiceAccount subject {wrong}; the cluster and Git disagree, sync first",
+            "source-matches-cluster",
+        )
+    idx, s = subject
+    match = {k: s[k] for k in ("kind", "name", "namespace") if k in s}
+    return Proposal(
+        remedy="rbac-subject-namespace",
+        reason=(
+            f"{f.culprit} grants its role to ServiceAccount {wrong!r}, which exists neither in the cluster nor in "
+            f"Git, while the pods run as system:serviceaccount:{sa_ns}:{sa_name} and are denied exactly what the "
+            f"role allows. Naming {sa_name!r} in subject {idx} grants it."
+        ),
+        changes=[SetField(f.culprit, ("subjects", match, "name"), sa_name, current=wrong, role="subject-name")],
+        risk=f"Grants the bound role to {sa_ns}/{sa_name}; no existing account loses it ({wrong} does not exist).",
+        checks=[Check(f.culprit, ("subjects", idx, "name"), sa_name)],
     )
 
 
