@@ -126,3 +126,11 @@ def test_a_refused_session_is_one_permanent_error() -> None:
             ArgoCDSource(wrong).load("tmcp-gitops")
         wrong.close()
     assert "401" in str(e.value) and "expired-token-7" not in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_running_state_without_started_at_counts_as_running() -> None:
+    from remediator.evidence.sources.argocd import _ran
+
+    pod = {"status": {"containerStatuses": [{"name": "app", "ready": False, "state": {"running": {}}}]}}
+    assert _ran(pod, "app")
+    assert not _ran({"status": {"containerStatuses": [{"name": "app", "state": {"waiting": {}}}]}}, "app")

@@ -97,7 +97,8 @@ def _containers_to_log(pod: Obj, scoped: bool) -> list[tuple[str, bool]]:
             continue  # never started: no logs
         restarted = int(cs.get("restartCount") or 0) > 0 or bool((cs.get("lastState") or {}).get("terminated"))
         state = cs.get("state") or {}
-        ran = restarted or bool(state.get("running") or state.get("terminated"))
+        # ``running: {}`` (no startedAt) still means running: presence, not truthiness
+        ran = restarted or state.get("running") is not None or state.get("terminated") is not None
         if ran and (restarted or not cs.get("ready")):
             out.append((n, False))
         if restarted:
@@ -220,7 +221,11 @@ def _ran(pod: Obj, container: str) -> bool:
         for cs in status.get(key) or []:
             if isinstance(cs, dict) and cs.get("name") == container:
                 state = cs.get("state") or {}
-                return bool(state.get("running") or state.get("terminated") or cs.get("restartCount"))
+                return (
+                    state.get("running") is not None
+                    or state.get("terminated") is not None
+                    or bool(cs.get("restartCount"))
+                )
     return False
 
 
