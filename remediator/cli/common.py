@@ -217,18 +217,19 @@ def live(
 ) -> Evidence:
     """The app's evidence from the cluster (or the Argo CD API); with ``repo``, what Git declares;
     with a metrics URL (``prometheus_url``, else the policy's ``metrics.url``), its query answers."""
-    from dataclasses import replace
-
     from remediator.evidence.sources.collect import Live, collect
     from remediator.policy import load_policy
 
     found = policy_path(policy_file)
-    metrics = load_policy(found).metrics if found is not None or prometheus_url else None
+    policy = load_policy(found)  # read once: metrics and collection settings
+    metrics = policy.metrics if found is not None or prometheus_url else None
     if metrics is not None and prometheus_url:
         metrics = metrics.model_copy(update={"url": prometheus_url})
-    where = Live(kubeconfig, context, ns, argocd_url, tail or 500, probe_models, probe_registries, metrics)
-    collection = load_policy(found).collection
-    where = replace(where, concurrency=concurrency or collection.concurrency, timeout=collection.timeout_seconds)
+    collection = policy.collection
+    where = Live(
+        kubeconfig, context, ns, argocd_url, tail or 500, probe_models, probe_registries, metrics,
+        concurrency=concurrency or collection.concurrency, timeout=collection.timeout_seconds,
+    )  # fmt: skip
     ev = collect(app_name, where)
     if repo is not None:
         ev.desired = SourceIndex(repo).desired(ev.app, ev.errors)
