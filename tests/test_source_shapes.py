@@ -329,3 +329,21 @@ def test_the_application_name_prefix_maps_cluster_names_back_to_the_files(tmp_pa
     res = fix(sc)
     assert res.finding is not None and res.finding.culprit.name == "prod-memory-demo"
     assert [e.file for e in res.edits] == ["apps/memory-demo/overlays/prod/memory.yaml"], res.refused
+
+
+@pytest.mark.parametrize("hostile", ["$values/../../outside.yaml", "$values/envs/prod/link.yaml"])
+def test_a_values_file_pointing_outside_the_repository_is_never_edited(tmp_path: Path, hostile: str) -> None:
+    """An Application (cluster text, hostile) naming a ``$values`` file outside the checkout, directly or
+    through a symbolic link: nothing outside the repository is read for editing or written."""
+    sc = multi_source(tmp_path, "http://127.0.0.1:9")  # a closed port: the chart cannot be fetched
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("resources:\n  limits:\n    memory: 100Mi\n")
+    (sc / "repo/envs/prod/link.yaml").symlink_to(outside)
+    app = set_app(sc)
+    app["spec"]["sources"][0]["helm"]["valueFiles"] = [hostile]
+    app_file(sc).write_text(yaml.safe_dump(app))
+    before = outside.read_text()
+    res = fix(sc)
+    assert not any(e.file.endswith(("outside.yaml", "link.yaml")) for e in res.edits), res.edits
+    assert all(".." not in e.file for e in res.edits)
+    assert outside.read_text() == before
